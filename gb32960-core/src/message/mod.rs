@@ -1,0 +1,154 @@
+//! Data units and the decoded [`Frame`].
+//!
+//! [`Body::parse`] dispatches on edition, command and response flag (notes §7 "decoder
+//! checklist"): a flag other than 0xFE is a response; `(0x80, success)` carries parameter values;
+//! encrypted data units and unknown commands stay raw so that they still round-trip.
+
+mod control;
+mod login;
+mod params;
+mod response;
+
+pub use control::{ControlCommand, TerminalControl, Upgrade, UpgradeFields};
+pub use login::{Logout, PlatformLogin, VehicleLogin};
+pub use params::{Param, ParamId, ParamItems, ParamIter, ParamList, ParamQuery, ParamValue};
+pub use response::Response;
+
+use crate::error::{Error, Result};
+use crate::frame::{emit_frame, Command, Edition, Header, RawFrame};
+use crate::realtime::RealtimeReport;
+use crate::wire::Writer;
+
+/// A decoded data unit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Body<'a> {
+    /// 0x01 vehicle login (2016 Table 6).
+    VehicleLogin(VehicleLogin<'a>),
+    /// 0x02 real-time or 0x03 reissue report (the header's command says which).
+    Realtime(RealtimeReport<'a>),
+    /// 0x04 vehicle logout.
+    VehicleLogout(Logout),
+    /// 0x05 platform login.
+    PlatformLogin(PlatformLogin),
+    /// 0x06 platform logout.
+    PlatformLogout(Logout),
+    /// 0x07 heartbeat (empty data unit).
+    Heartbeat,
+    /// 0x08 terminal time calibration request (empty data unit).
+    TimeCalibration,
+    /// 0x80 parameter query (platform → terminal).
+    ParamQuery(ParamQuery<'a>),
+    /// 0x81 parameter set (platform → terminal).
+    ParamSet(ParamList<'a>),
+    /// 0x82 terminal control (platform → terminal).
+    Control(TerminalControl<'a>),
+    /// The terminal's answer to 0x80 (flag 0x01) with the parameter values.
+    ParamAnswer(ParamList<'a>),
+    /// Any other response (flag ≠ 0xFE): empty, time only, or time and an echo.
+    Response(Response<'a>),
+    /// An encrypted data unit, kept as ciphertext.
+    Encrypted(&'a [u8]),
+    /// A data unit this codec does not decode (reserved or vendor commands, a heartbeat that
+    /// carries data, layouts of an edition not handled here), kept raw.
+    Other(&'a [u8]),
+}
+
+impl<'a> Body<'a> {
+    /// Decodes the data unit of a frame with this header.
+    pub fn parse(header: &Header, data: &'a [u8]) -> Result<Self> {
+        let edition = header.edition;
+        if header.encryption.is_encrypted(edition) {
+            return Ok(Body::Encrypted(data));
+        }
+        if !header.response.is_command() {
+            if header.command == Command::PARAM_QUERY && header.response.0 == 0x01 && data.len() > 6 {
+                return ParamList::parse(edition, data).map(Body::ParamAnswer);
+            }
+            return Ok(Body::Response(Response::parse(data)));
+        }
+        let body = match (header.command, edition) {
+            (Command::VEHICLE_LOGIN, Edition::V2016) => Body::VehicleLogin(VehicleLogin::parse(data)?),
+            (Command::REALTIME | Command::REISSUE, Edition::V2016) => {
+                Body::Realtime(RealtimeReport::parse(data)?)
+            }
+            (Command::VEHICLE_LOGOUT, _) => Body::VehicleLogout(Logout::parse(data, "vehicle logout")?),
+            (Command::PLATFORM_LOGIN, _) => Body::PlatformLogin(PlatformLogin::parse(data)?),
+            (Command::PLATFORM_LOGOUT, _) => Body::PlatformLogout(Logout::parse(data, "platform logout")?),
+            (Command::HEARTBEAT, _) if data.is_empty() => Body::Heartbeat,
+            (Command::TIME_CALIBRATION, _) if data.is_empty() => Body::TimeCalibration,
+            (Command::PARAM_QUERY, Edition::V2016) => Body::ParamQuery(ParamQuery::parse(data)?),
+            (Command::PARAM_SET, Edition::V2016) => Body::ParamSet(ParamList::parse(edition, data)?),
+            (Command::TERMINAL_CONTROL, Edition::V2016) => Body::Control(TerminalControl::parse(data)?),
+            _ => Body::Other(data),
+        };
+        Ok(body)
+    }
+
+    /// Bytes of this data unit on the wire in `edition`.
+    pub fn wire_len(&self, edition: Edition) -> usize {
+        match self {
+            Body::VehicleLogin(b) => b.wire_len(),
+            Body::Realtime(b) => b.wire_len(),
+            Body::VehicleLogout(_) | Body::PlatformLogout(_) => Logout::LEN,
+            Body::PlatformLogin(_) => PlatformLogin::LEN,
+            Body::Heartbeat | Body::TimeCalibration => 0,
+            Body::ParamQuery(b) => b.wire_len(),
+            Body::ParamSet(b) | Body::ParamAnswer(b) => b.wire_len(edition),
+            Body::Control(b) => b.wire_len(),
+            Body::Response(b) => b.wire_len(),
+            Body::Encrypted(d) | Body::Other(d) => d.len(),
+        }
+    }
+
+    /// Appends this data unit.
+    pub fn emit(&self, edition: Edition, w: &mut Writer<'_>) -> Result<()> {
+        match self {
+            Body::VehicleLogin(b) => b.emit(w),
+            Body::Realtime(b) => b.emit(w),
+            Body::VehicleLogout(b) | Body::PlatformLogout(b) => b.emit(w),
+            Body::PlatformLogin(b) => b.emit(w),
+            Body::Heartbeat | Body::TimeCalibration => Ok(()),
+            Body::ParamQuery(b) => b.emit(w),
+            Body::ParamSet(b) | Body::ParamAnswer(b) => b.emit(edition, w),
+            Body::Control(b) => b.emit(w),
+            Body::Response(b) => b.emit(w),
+            Body::Encrypted(d) | Body::Other(d) => w.bytes(d),
+        }
+    }
+}
+
+/// A decoded frame: header and data unit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Frame<'a> {
+    /// The header.
+    pub header: Header,
+    /// The decoded data unit.
+    pub body: Body<'a>,
+}
+
+impl<'a> Frame<'a> {
+    /// Parses and decodes exactly one frame.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self> {
+        Self::decode(&RawFrame::parse(bytes)?)
+    }
+
+    /// Decodes the data unit of a checked frame.
+    pub fn decode(raw: &RawFrame<'a>) -> Result<Self> {
+        Ok(Frame { header: raw.header, body: Body::parse(&raw.header, raw.data)? })
+    }
+
+    /// Total bytes on the wire.
+    pub fn wire_len(&self) -> usize {
+        crate::HEADER_LEN + self.body.wire_len(self.header.edition) + 1
+    }
+
+    /// Emits the frame into `buf` (computing the length and BCC); returns the bytes written.
+    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
+        if buf.len() < self.wire_len() {
+            return Err(Error::BufferTooSmall { needed: self.wire_len() });
+        }
+        emit_frame(&self.header, buf, |w| self.body.emit(self.header.edition, w))
+    }
+}
