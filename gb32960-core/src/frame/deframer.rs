@@ -85,7 +85,14 @@ impl<const N: usize> Deframer<N> {
     pub const fn new() -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::CHECK;
-        Deframer { buf: [0; N], start: 0, end: 0, header_check: true, frames: 0, discarded: 0 }
+        Deframer {
+            buf: [0; N],
+            start: 0,
+            end: 0,
+            header_check: true,
+            frames: 0,
+            discarded: 0,
+        }
     }
 
     /// Turns the header plausibility check ([`DiscardReason::BadHeader`]) on or off.
@@ -146,9 +153,7 @@ impl<const N: usize> Deframer<N> {
         if garbage > 0 {
             return Some(self.discard(garbage, DiscardReason::Garbage));
         }
-        if mark.is_none() {
-            return None; // a lone '#' or '$'
-        }
+        mark?; // None: a lone '#' or '$' waits for its second half
         // 2. Wait for the header, check it.
         if avail.len() < HEADER_LEN {
             return None;
@@ -184,7 +189,10 @@ impl<const N: usize> Deframer<N> {
         match RawFrame::parse(bytes) {
             Ok(frame) => Some(Event::Frame { bytes, frame }),
             // Unreachable: the checks above are those of RawFrame::parse. Kept total anyway.
-            Err(_) => Some(Event::Discarded(Discard { len: total, reason: DiscardReason::Garbage })),
+            Err(_) => Some(Event::Discarded(Discard {
+                len: total,
+                reason: DiscardReason::Garbage,
+            })),
         }
     }
 
@@ -215,7 +223,10 @@ mod tests {
     const HB: &str = "232307FE4C47425433323936305445535430303031010000CC";
 
     fn hex(s: &str) -> std::vec::Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     fn run<const N: usize>(d: &mut Deframer<N>, input: &[u8], chunk: usize) -> (usize, usize) {

@@ -184,11 +184,7 @@ impl Encryption {
     /// reserved codes are read as plaintext: there is no cipher to apply, and a decoder that
     /// fails on them would lose data that is usually readable.
     pub const fn is_encrypted(self, edition: Edition) -> bool {
-        match (self.0, edition) {
-            (0x02 | 0x03, _) => true,
-            (0x04 | 0x05, Edition::V2025) => true,
-            _ => false,
-        }
+        matches!((self.0, edition), (0x02 | 0x03, _) | (0x04 | 0x05, Edition::V2025))
     }
 
     /// A stable snake_case name for this method in `edition`.
@@ -226,13 +222,23 @@ pub struct Header {
 impl Header {
     /// A request header (flag 0xFE, no encryption).
     pub const fn command(edition: Edition, command: Command, vin: FixedStr<17>) -> Self {
-        Header { edition, command, response: ResponseFlag::COMMAND, vin, encryption: Encryption::NONE }
+        Header {
+            edition,
+            command,
+            response: ResponseFlag::COMMAND,
+            vin,
+            encryption: Encryption::NONE,
+        }
     }
 
     /// The header of a response to this request: same edition, command and VIN, the given flag,
     /// no encryption.
     pub const fn response(&self, flag: ResponseFlag) -> Self {
-        Header { response: flag, encryption: Encryption::NONE, ..*self }
+        Header {
+            response: flag,
+            encryption: Encryption::NONE,
+            ..*self
+        }
     }
 
     /// Parses the header and returns it with the declared data-unit length.
@@ -240,13 +246,13 @@ impl Header {
         let start = [bytes.first().copied().unwrap_or(0), bytes.get(1).copied().unwrap_or(0)];
         let edition = match bytes.len() {
             0 => return Err(Error::Truncated { needed: HEADER_LEN + 1 }),
-            1 if bytes[0] == b'#' || bytes[0] == b'$' => {
-                return Err(Error::Truncated { needed: HEADER_LEN })
-            }
+            1 if bytes[0] == b'#' || bytes[0] == b'$' => return Err(Error::Truncated { needed: HEADER_LEN }),
             _ => Edition::from_start(start).ok_or(Error::BadStart { found: start })?,
         };
         let Some(h) = bytes.first_chunk::<HEADER_LEN>() else {
-            return Err(Error::Truncated { needed: HEADER_LEN + 1 - bytes.len() });
+            return Err(Error::Truncated {
+                needed: HEADER_LEN + 1 - bytes.len(),
+            });
         };
         let len = usize::from(u16::from_be_bytes([h[22], h[23]]));
         if len > MAX_DATA_UNIT_LEN {

@@ -46,7 +46,9 @@ impl<'a> RawFrame<'a> {
     pub fn parse(bytes: &'a [u8]) -> Result<Self> {
         let (frame, len) = Self::parse_prefix(bytes)?;
         if len != bytes.len() {
-            return Err(Error::TrailingBytes { extra: bytes.len() - len });
+            return Err(Error::TrailingBytes {
+                extra: bytes.len() - len,
+            });
         }
         Ok(frame)
     }
@@ -56,14 +58,22 @@ impl<'a> RawFrame<'a> {
         let (header, data_len) = Header::parse(bytes)?;
         let total = HEADER_LEN + data_len + 1;
         if bytes.len() < total {
-            return Err(Error::Truncated { needed: total - bytes.len() });
+            return Err(Error::Truncated {
+                needed: total - bytes.len(),
+            });
         }
         let expected = bcc(&bytes[2..total - 1]);
         let found = bytes[total - 1];
         if expected != found {
             return Err(Error::BadChecksum { expected, found });
         }
-        Ok((RawFrame { header, data: &bytes[HEADER_LEN..total - 1] }, total))
+        Ok((
+            RawFrame {
+                header,
+                data: &bytes[HEADER_LEN..total - 1],
+            },
+            total,
+        ))
     }
 
     /// Total length on the wire.
@@ -89,7 +99,9 @@ pub(crate) fn emit_frame(
     body(&mut w)?;
     let data_len = w.position() - HEADER_LEN;
     if data_len > MAX_DATA_UNIT_LEN {
-        return Err(Error::Unencodable { what: "data unit longer than 65531 bytes" });
+        return Err(Error::Unencodable {
+            what: "data unit longer than 65531 bytes",
+        });
     }
     let end = w.position();
     w.u8(0)?;

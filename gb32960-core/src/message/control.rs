@@ -74,7 +74,9 @@ impl<'a> UpgradeFields<'a> {
     fn emit(&self, w: &mut Writer<'_>) -> Result<()> {
         for s in [self.apn, self.username, self.password, self.url] {
             if s.contains(&b';') {
-                return Err(Error::Unencodable { what: "upgrade field containing ';'" });
+                return Err(Error::Unencodable {
+                    what: "upgrade field containing ';'",
+                });
             }
         }
         for s in [self.apn, self.username, self.password] {
@@ -176,7 +178,10 @@ pub struct TerminalControl<'a> {
 impl<'a> TerminalControl<'a> {
     /// Parses the data unit.
     pub fn parse(data: &'a [u8]) -> Result<Self> {
-        let err = |rest: &[u8]| Error::Malformed { what: "terminal control", offset: offset_in(data, rest) };
+        let err = |rest: &[u8]| Error::Malformed {
+            what: "terminal control",
+            offset: offset_in(data, rest),
+        };
         let (i, time) = array::<6>(data).map_err(|_| err(data))?;
         let (params, id) = be_u8(i).map_err(|_| err(i))?;
         let command = match (id, params) {
@@ -189,7 +194,10 @@ impl<'a> TerminalControl<'a> {
             (0x07, []) => ControlCommand::StartSampling,
             (id, params) => ControlCommand::Other { id, params },
         };
-        Ok(TerminalControl { time: Time(time), command })
+        Ok(TerminalControl {
+            time: Time(time),
+            command,
+        })
     }
 
     /// Bytes on the wire.

@@ -5,7 +5,10 @@ use crate::frame::Encryption;
 use crate::wire::{array, be_u16, be_u8, offset_in, take, FixedStr, Time, Writer};
 
 fn malformed(what: &'static str, whole: &[u8], rest: &[u8]) -> Error {
-    Error::Malformed { what, offset: offset_in(whole, rest) }
+    Error::Malformed {
+        what,
+        offset: offset_in(whole, rest),
+    }
 }
 
 /// 0x01 vehicle login, 2016 layout (Table 6).
@@ -39,7 +42,14 @@ impl<'a> VehicleLogin<'a> {
         if !i.is_empty() {
             return Err(malformed(WHAT, data, i));
         }
-        Ok(VehicleLogin { time: Time(time), serial, iccid: FixedStr(iccid), subsystem_count: n, code_len: m, codes })
+        Ok(VehicleLogin {
+            time: Time(time),
+            serial,
+            iccid: FixedStr(iccid),
+            subsystem_count: n,
+            code_len: m,
+            codes,
+        })
     }
 
     /// The subsystem codes, each `code_len` bytes (none when `code_len` is 0).
@@ -57,7 +67,9 @@ impl<'a> VehicleLogin<'a> {
     /// Appends the data unit.
     pub fn emit(&self, w: &mut Writer<'_>) -> Result<()> {
         if self.codes.len() != usize::from(self.subsystem_count) * usize::from(self.code_len) {
-            return Err(Error::Unencodable { what: "login codes: length is not count × code length" });
+            return Err(Error::Unencodable {
+                what: "login codes: length is not count × code length",
+            });
         }
         w.bytes(&self.time.0)?;
         w.u16(self.serial)?;
@@ -85,10 +97,14 @@ impl Logout {
     /// Parses the data unit.
     pub fn parse(data: &[u8], what: &'static str) -> Result<Self> {
         match data {
-            [t @ .., s0, s1] if t.len() == 6 => {
-                Ok(Logout { time: Time(t.try_into().unwrap_or_default()), serial: u16::from_be_bytes([*s0, *s1]) })
-            }
-            _ => Err(Error::Malformed { what, offset: data.len().min(Self::LEN) }),
+            [t @ .., s0, s1] if t.len() == 6 => Ok(Logout {
+                time: Time(t.try_into().unwrap_or_default()),
+                serial: u16::from_be_bytes([*s0, *s1]),
+            }),
+            _ => Err(Error::Malformed {
+                what,
+                offset: data.len().min(Self::LEN),
+            }),
         }
     }
 
@@ -122,7 +138,10 @@ impl PlatformLogin {
     /// Parses the data unit.
     pub fn parse(data: &[u8]) -> Result<Self> {
         let Some(d) = data.first_chunk::<41>().filter(|_| data.len() == Self::LEN) else {
-            return Err(Error::Malformed { what: "platform login", offset: data.len().min(Self::LEN) });
+            return Err(Error::Malformed {
+                what: "platform login",
+                offset: data.len().min(Self::LEN),
+            });
         };
         let mut t = [0u8; 6];
         t.copy_from_slice(&d[0..6]);

@@ -58,7 +58,9 @@ impl<'a> Body<'a> {
     /// Decodes the data unit of a frame with this header.
     pub fn parse(header: &Header, data: &'a [u8]) -> Result<Self> {
         let edition = header.edition;
-        if header.encryption.is_encrypted(edition) {
+        // An empty data unit has nothing to decrypt, whatever the flag says (heartbeats are
+        // seen with the RSA or SM2 flag set).
+        if header.encryption.is_encrypted(edition) && !data.is_empty() {
             return Ok(Body::Encrypted(data));
         }
         if !header.response.is_command() {
@@ -69,9 +71,7 @@ impl<'a> Body<'a> {
         }
         let body = match (header.command, edition) {
             (Command::VEHICLE_LOGIN, Edition::V2016) => Body::VehicleLogin(VehicleLogin::parse(data)?),
-            (Command::REALTIME | Command::REISSUE, Edition::V2016) => {
-                Body::Realtime(RealtimeReport::parse(data)?)
-            }
+            (Command::REALTIME | Command::REISSUE, Edition::V2016) => Body::Realtime(RealtimeReport::parse(data)?),
             (Command::VEHICLE_LOGOUT, _) => Body::VehicleLogout(Logout::parse(data, "vehicle logout")?),
             (Command::PLATFORM_LOGIN, _) => Body::PlatformLogin(PlatformLogin::parse(data)?),
             (Command::PLATFORM_LOGOUT, _) => Body::PlatformLogout(Logout::parse(data, "platform logout")?),
@@ -136,7 +136,10 @@ impl<'a> Frame<'a> {
 
     /// Decodes the data unit of a checked frame.
     pub fn decode(raw: &RawFrame<'a>) -> Result<Self> {
-        Ok(Frame { header: raw.header, body: Body::parse(&raw.header, raw.data)? })
+        Ok(Frame {
+            header: raw.header,
+            body: Body::parse(&raw.header, raw.data)?,
+        })
     }
 
     /// Total bytes on the wire.
@@ -147,7 +150,9 @@ impl<'a> Frame<'a> {
     /// Emits the frame into `buf` (computing the length and BCC); returns the bytes written.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
         if buf.len() < self.wire_len() {
-            return Err(Error::BufferTooSmall { needed: self.wire_len() });
+            return Err(Error::BufferTooSmall {
+                needed: self.wire_len(),
+            });
         }
         emit_frame(&self.header, buf, |w| self.body.emit(self.header.edition, w))
     }

@@ -120,12 +120,18 @@ pub struct Param<'a> {
 impl<'a> Param<'a> {
     /// A numeric parameter.
     pub const fn number(id: ParamId, value: u32) -> Self {
-        Param { id, value: ParamValue::Number(value) }
+        Param {
+            id,
+            value: ParamValue::Number(value),
+        }
     }
 
     /// A byte-string parameter (domain names, versions).
     pub const fn bytes(id: ParamId, value: &'a [u8]) -> Self {
-        Param { id, value: ParamValue::Bytes(value) }
+        Param {
+            id,
+            value: ParamValue::Bytes(value),
+        }
     }
 
     /// The numeric value classified by the sentinels of its width.
@@ -182,7 +188,13 @@ fn parse_item<'a>(input: &'a [u8], edition: Edition, lengths: &Lengths) -> PResu
         if matches!(id.0, 0x05 | 0x0E) {
             return Err(nom::Err::Error(()));
         }
-        return Ok((&[], Param { id, value: ParamValue::Unsized(i) }));
+        return Ok((
+            &[],
+            Param {
+                id,
+                value: ParamValue::Unsized(i),
+            },
+        ));
     };
     let (i, bytes) = take(size)(i)?;
     let value = match (id.0, id.width(edition)) {
@@ -225,10 +237,17 @@ impl<'a> ParamItems<'a> {
     /// Iterates over the items.
     pub fn iter(&self) -> ParamIter<'a> {
         match *self {
-            ParamItems::Wire { count, bytes, edition } => {
-                ParamIter { inner: IterInner::Wire { left: count, rest: bytes, edition, lengths: Lengths::default() } }
-            }
-            ParamItems::Items(items) => ParamIter { inner: IterInner::Items(items.iter()) },
+            ParamItems::Wire { count, bytes, edition } => ParamIter {
+                inner: IterInner::Wire {
+                    left: count,
+                    rest: bytes,
+                    edition,
+                    lengths: Lengths::default(),
+                },
+            },
+            ParamItems::Items(items) => ParamIter {
+                inner: IterInner::Items(items.iter()),
+            },
         }
     }
 
@@ -246,9 +265,17 @@ impl<'a> ParamItems<'a> {
                         }
                         (ParamValue::Number(v), Some(_)) => match p.id.width(edition) {
                             Some(width) if v <= width.max() => width.write(w.reserve(width.size())?, v),
-                            _ => return Err(Error::Unencodable { what: "parameter value" }),
+                            _ => {
+                                return Err(Error::Unencodable {
+                                    what: "parameter value",
+                                })
+                            }
                         },
-                        _ => return Err(Error::Unencodable { what: "parameter value" }),
+                        _ => {
+                            return Err(Error::Unencodable {
+                                what: "parameter value",
+                            })
+                        }
                     }
                     lengths.note(p);
                 }
@@ -286,7 +313,12 @@ pub struct ParamIter<'a> {
 
 #[derive(Debug, Clone)]
 enum IterInner<'a> {
-    Wire { left: usize, rest: &'a [u8], edition: Edition, lengths: Lengths },
+    Wire {
+        left: usize,
+        rest: &'a [u8],
+        edition: Edition,
+        lengths: Lengths,
+    },
     Items(core::slice::Iter<'a, Param<'a>>),
 }
 
@@ -294,7 +326,12 @@ impl<'a> Iterator for ParamIter<'a> {
     type Item = Param<'a>;
     fn next(&mut self) -> Option<Param<'a>> {
         match &mut self.inner {
-            IterInner::Wire { left, rest, edition, lengths } => {
+            IterInner::Wire {
+                left,
+                rest,
+                edition,
+                lengths,
+            } => {
                 if *left == 0 {
                     return None;
                 }
@@ -322,7 +359,10 @@ pub struct ParamQuery<'a> {
 impl<'a> ParamQuery<'a> {
     /// Parses the data unit.
     pub fn parse(data: &'a [u8]) -> Result<Self> {
-        let err = |rest: &[u8]| Error::Malformed { what: "parameter query", offset: offset_in(data, rest) };
+        let err = |rest: &[u8]| Error::Malformed {
+            what: "parameter query",
+            offset: offset_in(data, rest),
+        };
         let (i, time) = array::<6>(data).map_err(|_| err(data))?;
         let (i, count) = be_u8(i).map_err(|_| err(i))?;
         let (i, ids) = match Width::Byte.classify(u32::from(count)) {
@@ -352,7 +392,9 @@ impl<'a> ParamQuery<'a> {
                 w.u8(l.len() as u8)?;
                 l.emit(w)
             }
-            Reading::Valid(_) => Err(Error::Unencodable { what: "parameter query: more than 253 IDs" }),
+            Reading::Valid(_) => Err(Error::Unencodable {
+                what: "parameter query: more than 253 IDs",
+            }),
             Reading::Abnormal => w.u8(0xFE),
             Reading::Invalid => w.u8(0xFF),
         }
@@ -372,7 +414,10 @@ pub struct ParamList<'a> {
 impl<'a> ParamList<'a> {
     /// Parses the data unit with the parameter widths of `edition`.
     pub fn parse(edition: Edition, data: &'a [u8]) -> Result<Self> {
-        let err = |rest: &[u8]| Error::Malformed { what: "parameter list", offset: offset_in(data, rest) };
+        let err = |rest: &[u8]| Error::Malformed {
+            what: "parameter list",
+            offset: offset_in(data, rest),
+        };
         let (i, time) = array::<6>(data).map_err(|_| err(data))?;
         let (items, count) = be_u8(i).map_err(|_| err(i))?;
         let params = match Width::Byte.classify(u32::from(count)) {
@@ -387,13 +432,20 @@ impl<'a> ParamList<'a> {
                 if !rest.is_empty() {
                     return Err(err(rest));
                 }
-                Reading::Valid(ParamItems::Wire { count: n as usize, bytes: items, edition })
+                Reading::Valid(ParamItems::Wire {
+                    count: n as usize,
+                    bytes: items,
+                    edition,
+                })
             }
             Reading::Abnormal if items.is_empty() => Reading::Abnormal,
             Reading::Invalid if items.is_empty() => Reading::Invalid,
             _ => return Err(err(items)),
         };
-        Ok(ParamList { time: Time(time), params })
+        Ok(ParamList {
+            time: Time(time),
+            params,
+        })
     }
 
     /// Bytes on the wire in `edition` (item widths differ between editions).
@@ -412,7 +464,9 @@ impl<'a> ParamList<'a> {
                 w.u8(p.len() as u8)?;
                 p.emit(edition, w)
             }
-            Reading::Valid(_) => Err(Error::Unencodable { what: "parameter list: more than 253 items" }),
+            Reading::Valid(_) => Err(Error::Unencodable {
+                what: "parameter list: more than 253 items",
+            }),
             Reading::Abnormal => w.u8(0xFE),
             Reading::Invalid => w.u8(0xFF),
         }

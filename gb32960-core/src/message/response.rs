@@ -23,13 +23,19 @@ impl<'a> Response<'a> {
 
     /// A time-only response.
     pub const fn time_only(time: Time) -> Response<'static> {
-        Response { time: Some(time), rest: &[] }
+        Response {
+            time: Some(time),
+            rest: &[],
+        }
     }
 
     /// Parses a response data unit; never fails.
     pub fn parse(data: &'a [u8]) -> Self {
         match data.split_first_chunk::<6>() {
-            Some((t, rest)) => Response { time: Some(Time(*t)), rest },
+            Some((t, rest)) => Response {
+                time: Some(Time(*t)),
+                rest,
+            },
             None => Response { time: None, rest: data },
         }
     }

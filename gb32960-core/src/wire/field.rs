@@ -147,49 +147,89 @@ pub struct Field {
 impl Field {
     /// An integer with sentinels (counts, indices, numbers at resolution 1).
     pub const fn number(name: &'static str, offset: usize, width: Width) -> Self {
-        Field { name, offset, width, kind: Kind::Number { offset: 0, sentinels: true } }
+        Field {
+            name,
+            offset,
+            width,
+            kind: Kind::Number {
+                offset: 0,
+                sentinels: true,
+            },
+        }
     }
 
     /// An integer for which the standard defines no sentinel (all values are valid).
     pub const fn plain(name: &'static str, offset: usize, width: Width) -> Self {
-        Field { name, offset, width, kind: Kind::Number { offset: 0, sentinels: false } }
+        Field {
+            name,
+            offset,
+            width,
+            kind: Kind::Number {
+                offset: 0,
+                sentinels: false,
+            },
+        }
     }
 
     /// A temperature at 1 °C with offset 40 (raw 0 = −40 °C).
     pub const fn celsius(name: &'static str, offset: usize, width: Width) -> Self {
-        Field { name, offset, width, kind: Kind::Number { offset: 40, sentinels: true } }
+        Field {
+            name,
+            offset,
+            width,
+            kind: Kind::Number {
+                offset: 40,
+                sentinels: true,
+            },
+        }
     }
 
     /// A scaled value with sentinels: `physical = (raw - raw_offset) / divisor`.
-    pub const fn scaled(
-        name: &'static str,
-        offset: usize,
-        width: Width,
-        divisor: u32,
-        raw_offset: i64,
-    ) -> Self {
-        Field { name, offset, width, kind: Kind::Scaled { divisor, offset: raw_offset, sentinels: true } }
+    pub const fn scaled(name: &'static str, offset: usize, width: Width, divisor: u32, raw_offset: i64) -> Self {
+        Field {
+            name,
+            offset,
+            width,
+            kind: Kind::Scaled {
+                divisor,
+                offset: raw_offset,
+                sentinels: true,
+            },
+        }
     }
 
     /// A scaled value without sentinels.
-    pub const fn scaled_plain(
-        name: &'static str,
-        offset: usize,
-        width: Width,
-        divisor: u32,
-        raw_offset: i64,
-    ) -> Self {
-        Field { name, offset, width, kind: Kind::Scaled { divisor, offset: raw_offset, sentinels: false } }
+    pub const fn scaled_plain(name: &'static str, offset: usize, width: Width, divisor: u32, raw_offset: i64) -> Self {
+        Field {
+            name,
+            offset,
+            width,
+            kind: Kind::Scaled {
+                divisor,
+                offset: raw_offset,
+                sentinels: false,
+            },
+        }
     }
 
     /// An enumerated code (a BYTE); unknown codes are kept and shown as numbers.
     pub const fn code(name: &'static str, offset: usize, names: &'static [(u8, &'static str)]) -> Self {
-        Field { name, offset, width: Width::Byte, kind: Kind::Code { names } }
+        Field {
+            name,
+            offset,
+            width: Width::Byte,
+            kind: Kind::Code { names },
+        }
     }
 
     /// A bit field kept raw.
     pub const fn bits(name: &'static str, offset: usize, width: Width) -> Self {
-        Field { name, offset, width, kind: Kind::Bits }
+        Field {
+            name,
+            offset,
+            width,
+            kind: Kind::Bits,
+        }
     }
 
     /// Whether the top two raw codes are sentinels for this field.
@@ -262,7 +302,11 @@ impl Field {
             Kind::Number { offset, .. } => round(physical) + offset as f64,
             Kind::Code { .. } | Kind::Bits => round(physical),
         };
-        let top = if self.has_sentinels() { self.width.abnormal() } else { self.width.max() + 1 };
+        let top = if self.has_sentinels() {
+            self.width.abnormal()
+        } else {
+            self.width.max() + 1
+        };
         if !(0.0..(top as f64)).contains(&scaled) {
             return Err(Error::Unencodable { what: self.name });
         }

@@ -145,7 +145,9 @@ pub struct ListIter<'a, T> {
 
 impl<T> fmt::Debug for ListIter<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ListIter").field("index", &self.index).finish_non_exhaustive()
+        f.debug_struct("ListIter")
+            .field("index", &self.index)
+            .finish_non_exhaustive()
     }
 }
 
@@ -225,7 +227,13 @@ impl<'a, T: Record<'a>> RecordList<'a, T> {
             rest = T::parse(rest)?.0;
         }
         let used = offset_in(input, rest);
-        Ok((rest, RecordList::Wire { count, bytes: &input[..used] }))
+        Ok((
+            rest,
+            RecordList::Wire {
+                count,
+                bytes: &input[..used],
+            },
+        ))
     }
 
     /// Number of records.
@@ -244,7 +252,10 @@ impl<'a, T: Record<'a>> RecordList<'a, T> {
     /// Iterates over the records.
     pub fn iter(&self) -> RecordIter<'a, T> {
         match *self {
-            RecordList::Wire { count, bytes } => RecordIter::Wire { left: count, rest: bytes },
+            RecordList::Wire { count, bytes } => RecordIter::Wire {
+                left: count,
+                rest: bytes,
+            },
             RecordList::Items(items) => RecordIter::Items(items.iter()),
         }
     }

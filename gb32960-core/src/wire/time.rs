@@ -61,10 +61,8 @@ impl Time {
             return None;
         }
         let days = days_from_civil(i64::from(self.year()), i64::from(self.month()), i64::from(self.day()));
-        let secs = days * 86_400
-            + i64::from(self.hour()) * 3600
-            + i64::from(self.minute()) * 60
-            + i64::from(self.second());
+        let secs =
+            days * 86_400 + i64::from(self.hour()) * 3600 + i64::from(self.minute()) * 60 + i64::from(self.second());
         Some(secs - 8 * 3600)
     }
 
@@ -77,7 +75,14 @@ impl Time {
         if !(2000..=2099).contains(&y) {
             return None;
         }
-        Some(Time::new(y as u16, m as u8, d as u8, (sod / 3600) as u8, (sod / 60 % 60) as u8, (sod % 60) as u8))
+        Some(Time::new(
+            y as u16,
+            m as u8,
+            d as u8,
+            (sod / 3600) as u8,
+            (sod / 60 % 60) as u8,
+            (sod % 60) as u8,
+        ))
     }
 
     /// Days since 1970-01-01 of this time's calendar day (GMT+8), for "restarts each day" rules.
@@ -197,7 +202,7 @@ mod tests {
         let t = Time([200, 13, 0, 25, 61, 255]);
         assert!(!t.is_valid());
         assert_eq!(Time::parse_str(&t.to_string()), Some(t));
-        assert_eq!(Time([24, 2, 30, 0, 0, 0]).is_valid(), false);
+        assert!(!Time([24, 2, 30, 0, 0, 0]).is_valid());
         assert!(Time([24, 2, 29, 0, 0, 0]).is_valid());
     }
 }

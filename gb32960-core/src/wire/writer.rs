@@ -23,7 +23,10 @@ impl<'b> Writer<'b> {
 
     /// The next `n` bytes of the buffer, advancing past them.
     pub fn reserve(&mut self, n: usize) -> Result<&mut [u8]> {
-        let end = self.pos.checked_add(n).ok_or(Error::BufferTooSmall { needed: usize::MAX })?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or(Error::BufferTooSmall { needed: usize::MAX })?;
         if end > self.buf.len() {
             return Err(Error::BufferTooSmall { needed: end });
         }

@@ -173,8 +173,11 @@ class Gen:
         return self.r.choice(codes)
 
     def count(self, lo, hi, typical_hi):
-        """A list length: usually small, sometimes up to hi."""
-        if self.r.random() < 0.9:
+        """A list length: usually small, sometimes up to hi, now and then exactly hi."""
+        x = self.r.random()
+        if x < 0.05:
+            return hi
+        if x < 0.9:
             return self.r.randint(lo, min(hi, typical_hi))
         return self.r.randint(lo, hi)
 
@@ -187,7 +190,8 @@ class Gen:
 
 def rand_time(g):
     r = g.r
-    y = r.choice([r.randint(2000, 2099), r.randint(2016, 2035), 2000, 2099])
+    x = r.random()
+    y = 2000 if x < 0.04 else 2099 if x < 0.08 else r.randint(2016, 2035) if x < 0.6 else r.randint(2000, 2099)
     mo = r.randint(1, 12)
     d = r.randint(1, [31, 29 if y % 4 == 0 else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1])
     return dt.datetime(y, mo, d, r.randint(0, 23), r.randint(0, 59), r.randint(0, 59), tzinfo=BJ)

@@ -1,7 +1,9 @@
 //! 0x07 alarm data (Tables 17/18): level, general flags, four fault-code lists.
 
 use crate::error::Result;
-use crate::wire::{array, counted_len, emit_counted, fixed_record, parse_counted, Field, List, PResult, Reading, Width, Writer};
+use crate::wire::{
+    array, counted_len, emit_counted, fixed_record, parse_counted, Field, List, PResult, Reading, Width, Writer,
+};
 
 /// Field table of [`AlarmHead`].
 pub mod field {
@@ -83,7 +85,12 @@ impl<'a> Alarm<'a> {
     }
     /// The four fault lists in wire order.
     pub fn fault_lists(&self) -> [&Reading<List<'a, u32>>; 4] {
-        [&self.ress_faults, &self.motor_faults, &self.engine_faults, &self.other_faults]
+        [
+            &self.ress_faults,
+            &self.motor_faults,
+            &self.engine_faults,
+            &self.other_faults,
+        ]
     }
 
     pub(crate) fn parse(i: &'a [u8]) -> PResult<'a, Self> {
@@ -92,10 +99,24 @@ impl<'a> Alarm<'a> {
         let (i, motor_faults) = parse_counted(Width::Byte, i)?;
         let (i, engine_faults) = parse_counted(Width::Byte, i)?;
         let (i, other_faults) = parse_counted(Width::Byte, i)?;
-        Ok((i, Alarm { head: AlarmHead(head), ress_faults, motor_faults, engine_faults, other_faults }))
+        Ok((
+            i,
+            Alarm {
+                head: AlarmHead(head),
+                ress_faults,
+                motor_faults,
+                engine_faults,
+                other_faults,
+            },
+        ))
     }
     pub(crate) fn wire_len(&self) -> usize {
-        AlarmHead::LEN + self.fault_lists().iter().map(|l| counted_len(Width::Byte, *l)).sum::<usize>()
+        AlarmHead::LEN
+            + self
+                .fault_lists()
+                .iter()
+                .map(|l| counted_len(Width::Byte, *l))
+                .sum::<usize>()
     }
     pub(crate) fn emit(&self, w: &mut Writer<'_>) -> Result<()> {
         w.bytes(&self.head.0)?;

@@ -1,7 +1,9 @@
 //! 0x03 fuel-cell data (Table 12): 6 fixed bytes, a WORD-counted probe list, 10 fixed bytes.
 
 use crate::error::Result;
-use crate::wire::{array, counted_len, emit_counted, fixed_record, parse_counted, Field, List, PResult, Reading, Width, Writer};
+use crate::wire::{
+    array, counted_len, emit_counted, fixed_record, parse_counted, Field, List, PResult, Reading, Width, Writer,
+};
 
 /// Field tables of the fuel-cell block's two fixed parts.
 pub mod field {
@@ -25,8 +27,9 @@ pub mod field {
     pub const H2_MAX_CONCENTRATION: Field = Field::number("h2_max_concentration_mg_per_kg", 3, Width::Word);
     /// Concentration sensor code.
     pub const H2_CONCENTRATION_SENSOR: Field = Field::number("h2_max_concentration_sensor", 5, Width::Byte);
-    /// Maximum hydrogen pressure, 0.1 MPa (no sentinel stated).
-    pub const H2_MAX_PRESSURE: Field = Field::scaled_plain("h2_max_pressure_mpa", 6, Width::Word, 10, 0);
+    /// Maximum hydrogen pressure, 0.1 MPa. No sentinel is stated, but the range ends at raw
+    /// 1000, so the top two codes are read as sentinels like everywhere else.
+    pub const H2_MAX_PRESSURE: Field = Field::scaled("h2_max_pressure_mpa", 6, Width::Word, 10, 0);
     /// Pressure sensor code.
     pub const H2_PRESSURE_SENSOR: Field = Field::number("h2_max_pressure_sensor", 8, Width::Byte);
     /// High-voltage DC/DC state.
@@ -74,7 +77,14 @@ impl<'a> FuelCell<'a> {
         let (i, head) = array(i)?;
         let (i, probe_temps) = parse_counted(Width::Word, i)?;
         let (i, tail) = array(i)?;
-        Ok((i, FuelCell { head: FuelCellHead(head), probe_temps, tail: FuelCellTail(tail) }))
+        Ok((
+            i,
+            FuelCell {
+                head: FuelCellHead(head),
+                probe_temps,
+                tail: FuelCellTail(tail),
+            },
+        ))
     }
     pub(crate) fn wire_len(&self) -> usize {
         FuelCellHead::LEN + counted_len(Width::Word, &self.probe_temps) + FuelCellTail::LEN

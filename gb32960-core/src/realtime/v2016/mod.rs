@@ -1,13 +1,13 @@
 //! The 2016 real-time report and its nine information blocks (Tables 7-19, B.4-B.8).
 
-mod alarm;
-mod engine;
-mod extremes;
-mod fuel_cell;
-mod motor;
-mod position;
-mod ress;
-mod vehicle;
+pub mod alarm;
+pub mod engine;
+pub mod extremes;
+pub mod fuel_cell;
+pub mod motor;
+pub mod position;
+pub mod ress;
+pub mod vehicle;
 
 pub use alarm::{Alarm, AlarmFlag, AlarmHead};
 pub use engine::Engine;
@@ -174,14 +174,18 @@ impl<'a> Record<'a> for InfoBlock<'a> {
             InfoBlock::RessTemperatures(b) => b.emit(w),
             InfoBlock::UserDefined { block_type, data } => {
                 if !(0x80..=0xFE).contains(block_type) || data.len() > usize::from(u16::MAX) {
-                    return Err(Error::Unencodable { what: "user-defined block" });
+                    return Err(Error::Unencodable {
+                        what: "user-defined block",
+                    });
                 }
                 w.u16(data.len() as u16)?;
                 w.bytes(data)
             }
             InfoBlock::Unsized { block_type, data } => {
                 if matches!(block_type, 0x01..=0x09 | 0x80..=0xFE) {
-                    return Err(Error::Unencodable { what: "unsized block with a sized type" });
+                    return Err(Error::Unencodable {
+                        what: "unsized block with a sized type",
+                    });
                 }
                 w.bytes(data)
             }
@@ -202,19 +206,32 @@ pub struct RealtimeReport<'a> {
 impl<'a> RealtimeReport<'a> {
     /// Parses the data unit, validating every block.
     pub fn parse(data: &'a [u8]) -> Result<Self> {
-        let (mut rest, time) =
-            array::<6>(data).map_err(|_| Error::Malformed { what: "real-time report time", offset: 0 })?;
+        let (mut rest, time) = array::<6>(data).map_err(|_| Error::Malformed {
+            what: "real-time report time",
+            offset: 0,
+        })?;
         let blocks_start = rest;
         let mut count = 0;
         while !rest.is_empty() {
             let offset = offset_in(data, rest);
             match InfoBlock::parse(rest) {
                 Ok((r, _)) => rest = r,
-                Err(_) => return Err(Error::MalformedBlock { block_type: rest[0], offset }),
+                Err(_) => {
+                    return Err(Error::MalformedBlock {
+                        block_type: rest[0],
+                        offset,
+                    })
+                }
             }
             count += 1;
         }
-        Ok(RealtimeReport { time: Time(time), blocks: RecordList::Wire { count, bytes: blocks_start } })
+        Ok(RealtimeReport {
+            time: Time(time),
+            blocks: RecordList::Wire {
+                count,
+                bytes: blocks_start,
+            },
+        })
     }
 
     /// Iterates over the blocks.
@@ -233,7 +250,9 @@ impl<'a> RealtimeReport<'a> {
         let n = self.blocks.len();
         for (k, b) in self.blocks.iter().enumerate() {
             if matches!(b, InfoBlock::Unsized { .. }) && k + 1 != n {
-                return Err(Error::Unencodable { what: "an unsized block must be the last block" });
+                return Err(Error::Unencodable {
+                    what: "an unsized block must be the last block",
+                });
             }
             b.emit(w)?;
         }

@@ -1,7 +1,9 @@
 //! 0x02 drive motors (Tables 10/11): a count and 12-byte records.
 
 use crate::error::Result;
-use crate::wire::{counted_len, emit_counted, fixed_record, parse_counted, Field, List, PResult, Reading, Width, Writer};
+use crate::wire::{
+    counted_len, emit_counted, fixed_record, parse_counted, Field, List, PResult, Reading, Width, Writer,
+};
 
 /// Field table of [`Motor`].
 pub mod field {
@@ -9,8 +11,11 @@ pub mod field {
     /// Motor sequence number (1-253).
     pub const NUMBER: Field = Field::plain("number", 0, Width::Byte);
     /// Motor state.
-    pub const STATE: Field =
-        Field::code("state", 1, &[(1, "consuming"), (2, "generating"), (3, "off"), (4, "ready")]);
+    pub const STATE: Field = Field::code(
+        "state",
+        1,
+        &[(1, "consuming"), (2, "generating"), (3, "off"), (4, "ready")],
+    );
     /// Controller temperature, °C (offset 40).
     pub const CONTROLLER_TEMP: Field = Field::celsius("controller_temp_c", 2, Width::Byte);
     /// Speed, rpm (offset 20000).
@@ -25,8 +30,16 @@ pub mod field {
     pub const CONTROLLER_CURRENT: Field = Field::scaled("controller_current_a", 10, Width::Word, 10, 10_000);
 
     /// All fields in wire order.
-    pub const ALL: &[Field] =
-        &[NUMBER, STATE, CONTROLLER_TEMP, SPEED, TORQUE, TEMP, CONTROLLER_VOLTAGE, CONTROLLER_CURRENT];
+    pub const ALL: &[Field] = &[
+        NUMBER,
+        STATE,
+        CONTROLLER_TEMP,
+        SPEED,
+        TORQUE,
+        TEMP,
+        CONTROLLER_VOLTAGE,
+        CONTROLLER_CURRENT,
+    ];
 }
 
 fixed_record!(

@@ -53,13 +53,21 @@ impl<'a> Record<'a> for RessVoltage<'a> {
         let (i, head) = array(i)?;
         let (i, m) = be_u8(i)?;
         let (i, cells) = List::parse(usize::from(m), i)?;
-        Ok((i, RessVoltage { head: RessVoltageHead(head), cells }))
+        Ok((
+            i,
+            RessVoltage {
+                head: RessVoltageHead(head),
+                cells,
+            },
+        ))
     }
     fn wire_len(&self) -> usize {
         RessVoltageHead::LEN + 1 + self.cells.wire_len()
     }
     fn emit(&self, w: &mut Writer<'_>) -> Result<()> {
-        let m = u8::try_from(self.cells.len()).map_err(|_| Error::Unencodable { what: "more than 255 cells" })?;
+        let m = u8::try_from(self.cells.len()).map_err(|_| Error::Unencodable {
+            what: "more than 255 cells",
+        })?;
         w.bytes(&self.head.0)?;
         w.u8(m)?;
         self.cells.emit(w)

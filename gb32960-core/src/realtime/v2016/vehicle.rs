@@ -7,17 +7,20 @@ use crate::wire::{fixed_record, Field, Reading, Width};
 pub mod field {
     use super::*;
     /// Vehicle state.
-    pub const VEHICLE_STATE: Field =
-        Field::code("vehicle_state", 0, &[(1, "started"), (2, "stalled"), (3, "other")]);
+    pub const VEHICLE_STATE: Field = Field::code("vehicle_state", 0, &[(1, "started"), (2, "stalled"), (3, "other")]);
     /// Charging state.
     pub const CHARGING_STATE: Field = Field::code(
         "charging_state",
         1,
-        &[(1, "parked_charging"), (2, "driving_charging"), (3, "not_charging"), (4, "charging_complete")],
+        &[
+            (1, "parked_charging"),
+            (2, "driving_charging"),
+            (3, "not_charging"),
+            (4, "charging_complete"),
+        ],
     );
     /// Running mode.
-    pub const OPERATING_MODE: Field =
-        Field::code("operating_mode", 2, &[(1, "electric"), (2, "hybrid"), (3, "fuel")]);
+    pub const OPERATING_MODE: Field = Field::code("operating_mode", 2, &[(1, "electric"), (2, "hybrid"), (3, "fuel")]);
     /// Speed, 0.1 km/h.
     pub const SPEED: Field = Field::scaled("speed_kmh", 3, Width::Word, 10, 0);
     /// Accumulated mileage, 0.1 km.
@@ -32,8 +35,10 @@ pub mod field {
     pub const DCDC_STATE: Field = Field::code("dcdc_state", 14, &[(1, "working"), (2, "disconnected")]);
     /// Gear byte (Annex A.1), see [`super::Gear`].
     pub const GEAR: Field = Field::bits("gear", 15, Width::Byte);
-    /// Insulation resistance, kΩ (no sentinel in 2016).
-    pub const INSULATION: Field = Field::plain("insulation_resistance_kohm", 16, Width::Word);
+    /// Insulation resistance, kΩ. The 2016 text states no sentinel, but the valid range ends at
+    /// 60000, so 0xFFFE/0xFFFF can only be sentinels (2025 makes them so; the shared vectors
+    /// count rtm_con's plain 65535 as a fault).
+    pub const INSULATION: Field = Field::number("insulation_resistance_kohm", 16, Width::Word);
     /// Accelerator pedal travel, %.
     pub const ACCELERATOR_PEDAL: Field = Field::number("accelerator_pedal_pct", 18, Width::Byte);
     /// Brake pedal state, % (0 off; 101 = applied, travel unknown).
@@ -102,8 +107,8 @@ impl Vehicle {
         Gear(self.0[15])
     }
     /// Insulation resistance in kΩ.
-    pub fn insulation_kohm(&self) -> u32 {
-        field::INSULATION.raw(&self.0)
+    pub fn insulation_kohm(&self) -> Reading<f64> {
+        field::INSULATION.value(&self.0)
     }
 }
 
@@ -131,7 +136,9 @@ impl Gear {
     }
     /// The gear as text: "N", "1".."12", "R", "D", "P".
     pub const fn label(self) -> &'static str {
-        const LABELS: [&str; 16] = ["N", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "R", "D", "P"];
+        const LABELS: [&str; 16] = [
+            "N", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "R", "D", "P",
+        ];
         LABELS[(self.0 & 0x0F) as usize]
     }
 }
