@@ -40,3 +40,8 @@ pub const HEADER_LEN: usize = 24;
 pub const MAX_FRAME_LEN: usize = HEADER_LEN + MAX_DATA_UNIT_LEN + 1;
 /// Smallest legal frame (an empty data unit, e.g. a heartbeat).
 pub const MIN_FRAME_LEN: usize = HEADER_LEN + 1;
+
+/// The README's Rust example, compiled and run as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
