@@ -154,7 +154,7 @@ impl<const N: usize> Deframer<N> {
             return Some(self.discard(garbage, DiscardReason::Garbage));
         }
         mark?; // None: a lone '#' or '$' waits for its second half
-        // 2. Wait for the header, check it.
+               // 2. Wait for the header, check it.
         if avail.len() < HEADER_LEN {
             return None;
         }

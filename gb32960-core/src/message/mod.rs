@@ -8,15 +8,17 @@ mod control;
 mod login;
 mod params;
 mod response;
+mod security;
 
 pub use control::{ControlCommand, TerminalControl, Upgrade, UpgradeFields};
 pub use login::{Logout, PlatformLogin, VehicleLogin};
 pub use params::{Param, ParamId, ParamItems, ParamIter, ParamList, ParamQuery, ParamValue};
 pub use response::Response;
+pub use security::{Activation, ActivationResponse, KeyExchange, VehicleLogin2025};
 
 use crate::error::{Error, Result};
 use crate::frame::{emit_frame, Command, Edition, Header, RawFrame};
-use crate::realtime::RealtimeReport;
+use crate::realtime::{v2025, RealtimeReport};
 use crate::wire::Writer;
 
 /// A decoded data unit.
@@ -25,8 +27,18 @@ use crate::wire::Writer;
 pub enum Body<'a> {
     /// 0x01 vehicle login (2016 Table 6).
     VehicleLogin(VehicleLogin<'a>),
-    /// 0x02 real-time or 0x03 reissue report (the header's command says which).
+    /// 0x01 vehicle login (2025 T6).
+    VehicleLogin2025(VehicleLogin2025<'a>),
+    /// 0x02 real-time or 0x03 reissue report (the header's command says which), 2016 blocks.
     Realtime(RealtimeReport<'a>),
+    /// 0x02 real-time or 0x03 reissue report, 2025 blocks and signature.
+    Realtime2025(v2025::RealtimeReport<'a>),
+    /// 0x09 activation (2025).
+    Activation(Activation<'a>),
+    /// 0x0A activation response (2025, a downlink command).
+    ActivationResponse(ActivationResponse),
+    /// 0x0B data-unit key exchange (2025).
+    KeyExchange(KeyExchange<'a>),
     /// 0x04 vehicle logout.
     VehicleLogout(Logout),
     /// 0x05 platform login.
@@ -72,14 +84,23 @@ impl<'a> Body<'a> {
         let body = match (header.command, edition) {
             (Command::VEHICLE_LOGIN, Edition::V2016) => Body::VehicleLogin(VehicleLogin::parse(data)?),
             (Command::REALTIME | Command::REISSUE, Edition::V2016) => Body::Realtime(RealtimeReport::parse(data)?),
+            (Command::VEHICLE_LOGIN, Edition::V2025) => Body::VehicleLogin2025(VehicleLogin2025::parse(data)?),
+            (Command::REALTIME | Command::REISSUE, Edition::V2025) => {
+                Body::Realtime2025(v2025::RealtimeReport::parse(data)?)
+            }
+            (Command::ACTIVATION, Edition::V2025) => Body::Activation(Activation::parse(data)?),
+            (Command::ACTIVATION_RESPONSE, Edition::V2025) => {
+                Body::ActivationResponse(ActivationResponse::parse(data)?)
+            }
+            (Command::KEY_EXCHANGE, Edition::V2025) => Body::KeyExchange(KeyExchange::parse(data)?),
             (Command::VEHICLE_LOGOUT, _) => Body::VehicleLogout(Logout::parse(data, "vehicle logout")?),
             (Command::PLATFORM_LOGIN, _) => Body::PlatformLogin(PlatformLogin::parse(data)?),
             (Command::PLATFORM_LOGOUT, _) => Body::PlatformLogout(Logout::parse(data, "platform logout")?),
             (Command::HEARTBEAT, _) if data.is_empty() => Body::Heartbeat,
             (Command::TIME_CALIBRATION, _) if data.is_empty() => Body::TimeCalibration,
-            (Command::PARAM_QUERY, Edition::V2016) => Body::ParamQuery(ParamQuery::parse(data)?),
-            (Command::PARAM_SET, Edition::V2016) => Body::ParamSet(ParamList::parse(edition, data)?),
-            (Command::TERMINAL_CONTROL, Edition::V2016) => Body::Control(TerminalControl::parse(data)?),
+            (Command::PARAM_QUERY, _) => Body::ParamQuery(ParamQuery::parse(data)?),
+            (Command::PARAM_SET, _) => Body::ParamSet(ParamList::parse(edition, data)?),
+            (Command::TERMINAL_CONTROL, _) => Body::Control(TerminalControl::parse(data)?),
             _ => Body::Other(data),
         };
         Ok(body)
@@ -89,7 +110,12 @@ impl<'a> Body<'a> {
     pub fn wire_len(&self, edition: Edition) -> usize {
         match self {
             Body::VehicleLogin(b) => b.wire_len(),
+            Body::VehicleLogin2025(b) => b.wire_len(),
             Body::Realtime(b) => b.wire_len(),
+            Body::Realtime2025(b) => b.wire_len(),
+            Body::Activation(b) => b.wire_len(),
+            Body::ActivationResponse(_) => ActivationResponse::LEN,
+            Body::KeyExchange(b) => b.wire_len(),
             Body::VehicleLogout(_) | Body::PlatformLogout(_) => Logout::LEN,
             Body::PlatformLogin(_) => PlatformLogin::LEN,
             Body::Heartbeat | Body::TimeCalibration => 0,
@@ -105,7 +131,12 @@ impl<'a> Body<'a> {
     pub fn emit(&self, edition: Edition, w: &mut Writer<'_>) -> Result<()> {
         match self {
             Body::VehicleLogin(b) => b.emit(w),
+            Body::VehicleLogin2025(b) => b.emit(w),
             Body::Realtime(b) => b.emit(w),
+            Body::Realtime2025(b) => b.emit(w),
+            Body::Activation(b) => b.emit(w),
+            Body::ActivationResponse(b) => b.emit(w),
+            Body::KeyExchange(b) => b.emit(w),
             Body::VehicleLogout(b) | Body::PlatformLogout(b) => b.emit(w),
             Body::PlatformLogin(b) => b.emit(w),
             Body::Heartbeat | Body::TimeCalibration => Ok(()),

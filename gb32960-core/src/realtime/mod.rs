@@ -6,5 +6,6 @@
 //! over; any other unknown type has no length, so it ends the list and keeps the rest raw.
 
 pub mod v2016;
+pub mod v2025;
 
 pub use v2016::{InfoBlock, RealtimeReport};
