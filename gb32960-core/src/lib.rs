@@ -22,6 +22,7 @@ pub mod error;
 pub mod frame;
 pub mod message;
 pub mod realtime;
+pub mod session;
 pub mod signature;
 pub mod wire;
 

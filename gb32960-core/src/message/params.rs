@@ -251,7 +251,8 @@ impl<'a> ParamItems<'a> {
         }
     }
 
-    fn emit(&self, edition: Edition, w: &mut Writer<'_>) -> Result<()> {
+    /// Appends the items (without the count byte) with the widths of `edition`.
+    pub fn emit_items(&self, edition: Edition, w: &mut Writer<'_>) -> Result<()> {
         match self {
             ParamItems::Wire { bytes, .. } => w.bytes(bytes),
             ParamItems::Items(items) => {
@@ -462,7 +463,7 @@ impl<'a> ParamList<'a> {
         match self.params {
             Reading::Valid(p) if p.len() < 0xFE => {
                 w.u8(p.len() as u8)?;
-                p.emit(edition, w)
+                p.emit_items(edition, w)
             }
             Reading::Valid(_) => Err(Error::Unencodable {
                 what: "parameter list: more than 253 items",

@@ -302,12 +302,9 @@ impl Field {
             Kind::Number { offset, .. } => round(physical) + offset as f64,
             Kind::Code { .. } | Kind::Bits => round(physical),
         };
-        let top = if self.has_sentinels() {
-            self.width.abnormal()
-        } else {
-            self.width.max() + 1
-        };
-        if !(0.0..(top as f64)).contains(&scaled) {
+        // Exclusive upper bound, in f64 so that a DWORD without sentinels does not overflow.
+        let top = if self.has_sentinels() { f64::from(self.width.abnormal()) } else { f64::from(self.width.max()) + 1.0 };
+        if !(0.0..top).contains(&scaled) {
             return Err(Error::Unencodable { what: self.name });
         }
         Ok(scaled as u32)
