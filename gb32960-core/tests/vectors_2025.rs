@@ -240,11 +240,7 @@ fn hand_made_2025_frames_decode_to_the_standards_values() {
             }
         }
         if let Some(sig) = d.get("signature") {
-            let s = if ours["body_kind"] == "activation" {
-                &body["signature"]
-            } else {
-                &body["signature"]
-            };
+            let s = &body["signature"];
             assert_eq!(s["algorithm"], norm(&sig["algorithm"]), "{name}");
             assert_eq!(s["r_hex"], sig["r_hex"], "{name}");
             assert_eq!(s["s_hex"], sig["s_hex"], "{name}");
