@@ -1,0 +1,4 @@
+//! The GB/T 32960 platform gateway: the library behind the `host-gateway` binary.
+
+pub mod cli_codec;
+pub mod json_encode;
