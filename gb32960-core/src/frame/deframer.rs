@@ -186,9 +186,16 @@ impl<const N: usize> Deframer<N> {
         }
         self.frames += 1;
         let bytes = &self.buf[s..s + total];
-        match RawFrame::parse(bytes) {
-            Ok(frame) => Some(Event::Frame { bytes, frame }),
-            // Unreachable: the checks above are those of RawFrame::parse. Kept total anyway.
+        // Length and BCC are checked above; only the header fields remain to be read.
+        match Header::parse(bytes) {
+            Ok((header, _)) => Some(Event::Frame {
+                bytes,
+                frame: RawFrame {
+                    header,
+                    data: &bytes[HEADER_LEN..total - 1],
+                },
+            }),
+            // Unreachable: the start symbol and length were checked above. Kept total anyway.
             Err(_) => Some(Event::Discarded(Discard {
                 len: total,
                 reason: DiscardReason::Garbage,

@@ -84,6 +84,7 @@ impl Width {
     }
 
     /// Classifies a raw value of this width.
+    #[inline]
     pub const fn classify(self, raw: u32) -> Reading<u32> {
         if raw == self.invalid() {
             Reading::Invalid
@@ -96,12 +97,13 @@ impl Width {
 
     /// Reads a big-endian value at the start of `b`; missing bytes read as zero (records are
     /// fixed-size arrays, so this never happens for a table that matches its record).
+    #[inline]
     pub fn read(self, b: &[u8]) -> u32 {
-        let mut v = 0u32;
-        for i in 0..self.size() {
-            v = (v << 8) | u32::from(b.get(i).copied().unwrap_or(0));
+        match self {
+            Width::Byte => b.first().map_or(0, |&v| u32::from(v)),
+            Width::Word => b.first_chunk::<2>().map_or(0, |a| u32::from(u16::from_be_bytes(*a))),
+            Width::Dword => b.first_chunk::<4>().map_or(0, |a| u32::from_be_bytes(*a)),
         }
-        v
     }
 
     /// Writes a big-endian value at the start of `b` (bytes beyond `b` are not written).
@@ -248,11 +250,13 @@ impl Field {
     }
 
     /// The raw integer of this field in `record`.
+    #[inline]
     pub fn raw(&self, record: &[u8]) -> u32 {
         self.width.read(record.get(self.offset..).unwrap_or(&[]))
     }
 
     /// The raw integer, classified by the sentinels (if the field has any).
+    #[inline]
     pub fn reading_raw(&self, record: &[u8]) -> Reading<u32> {
         let raw = self.raw(record);
         if self.has_sentinels() {
@@ -263,6 +267,7 @@ impl Field {
     }
 
     /// The physical value of a raw integer.
+    #[inline]
     pub fn physical_of(&self, raw: u32) -> f64 {
         match self.kind {
             Kind::Scaled { divisor, offset, .. } => (i64::from(raw) - offset) as f64 / f64::from(divisor),
@@ -272,6 +277,7 @@ impl Field {
     }
 
     /// The physical value of this field in `record`.
+    #[inline]
     pub fn value(&self, record: &[u8]) -> Reading<f64> {
         self.reading_raw(record).map(|raw| self.physical_of(raw))
     }
@@ -303,7 +309,11 @@ impl Field {
             Kind::Code { .. } | Kind::Bits => round(physical),
         };
         // Exclusive upper bound, in f64 so that a DWORD without sentinels does not overflow.
-        let top = if self.has_sentinels() { f64::from(self.width.abnormal()) } else { f64::from(self.width.max()) + 1.0 };
+        let top = if self.has_sentinels() {
+            f64::from(self.width.abnormal())
+        } else {
+            f64::from(self.width.max()) + 1.0
+        };
         if !(0.0..top).contains(&scaled) {
             return Err(Error::Unencodable { what: self.name });
         }

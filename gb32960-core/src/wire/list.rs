@@ -94,6 +94,7 @@ impl<'a, T: Element> List<'a, T> {
     }
 
     /// The element at `index`.
+    #[inline]
     pub fn get(&self, index: usize) -> Option<T> {
         match self {
             List::Wire(b) => {
@@ -153,6 +154,7 @@ impl<T> fmt::Debug for ListIter<'_, T> {
 
 impl<T: Element> Iterator for ListIter<'_, T> {
     type Item = T;
+    #[inline]
     fn next(&mut self) -> Option<T> {
         let v = self.list.get(self.index)?;
         self.index += 1;
