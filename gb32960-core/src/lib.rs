@@ -22,6 +22,8 @@ pub mod error;
 pub mod frame;
 pub mod message;
 pub mod realtime;
+#[cfg(any(feature = "sm2", feature = "p256", feature = "rsa", feature = "aes", feature = "sm4"))]
+pub mod security;
 pub mod session;
 pub mod signature;
 pub mod wire;
