@@ -125,6 +125,7 @@ fn ci_steps() -> Vec<Step> {
 /// Installs what is missing, idempotently: rustup targets and components, the oracle venv.
 fn setup(ctx: &mut Ctx) -> Result {
     setup_rust(ctx)?;
+    setup_system_packages(ctx)?;
     let python = setup_oracle_venv(ctx)?;
     println!("{ORACLE_PYTHON_ENV}={} (exported to later steps)", python.display());
     ctx.set_env(ORACLE_PYTHON_ENV, python);
@@ -165,6 +166,24 @@ fn setup_rust(ctx: &Ctx) -> Result {
     Ok(())
 }
 
+/// Debian packages the tests drive: OpenSSL 3 (the independent SM2/SM4/AES implementation of the
+/// interoperability tests). Installed with apt-get only when missing.
+fn setup_system_packages(ctx: &Ctx) -> Result {
+    let has_openssl = Cmd::new("openssl").args(["version"]).probe(ctx);
+    if has_openssl {
+        println!("openssl already installed");
+        return Ok(());
+    }
+    Cmd::new("apt-get")
+        .arg("update")
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .run(ctx)?;
+    Cmd::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends", "openssl"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .run(ctx)
+}
+
 /// Makes sure `target/oracle-venv` exists and can `import rtm_con`; returns its python's
 /// absolute path (not canonicalized: the venv's `bin/python` is a symlink out of the venv).
 fn setup_oracle_venv(ctx: &Ctx) -> Result<PathBuf> {
@@ -181,7 +200,7 @@ fn setup_oracle_venv(ctx: &Ctx) -> Result<PathBuf> {
     }
 
     if Cmd::new(&python)
-        .args(["-c", "import rtm_con, cryptography"])
+        .args(["-c", "import rtm_con, cryptography, gmssl"])
         .probe(ctx)
     {
         println!("oracle venv ready: rtm_con already installed");
@@ -191,7 +210,7 @@ fn setup_oracle_venv(ctx: &Ctx) -> Result<PathBuf> {
             .args(ORACLE_PIP_PACKAGES)
             .run(ctx)?;
         Cmd::new(&python)
-            .args(["-c", "import rtm_con, cryptography"])
+            .args(["-c", "import rtm_con, cryptography, gmssl"])
             .run(ctx)
             .map_err(|e| format!("rtm_con still cannot be imported after pip install: {e}"))?;
     }
@@ -245,10 +264,12 @@ fn test(ctx: &mut Ctx) -> Result {
 fn no_std(ctx: &mut Ctx) -> Result {
     // Default features first, then the same spelled out, then the optional integrations.
     // Library builds only: defmt needs a linker script and a logger only when linking a binary.
-    let feature_sets: [&[&str]; 3] = [
+    let feature_sets: [&[&str]; 4] = [
         &[],
         &["--no-default-features"],
         &["--no-default-features", "--features", "defmt,serde"],
+        // Signatures and ciphers that must work without an allocator (RSA needs one).
+        &["--no-default-features", "--features", "sm2,p256,aes,sm4"],
     ];
     for target in NO_STD_TARGETS {
         for features in feature_sets {
@@ -263,7 +284,7 @@ fn no_std(ctx: &mut Ctx) -> Result {
 
 fn doc(ctx: &mut Ctx) -> Result {
     Cmd::new("cargo")
-        .args(["doc", "-p", "gb32960-core", "--no-deps"])
+        .args(["doc", "-p", "gb32960-core", "--no-deps", "--all-features"])
         .env("RUSTDOCFLAGS", "-D warnings")
         .run(ctx)
 }
