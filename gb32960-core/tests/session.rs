@@ -21,6 +21,9 @@ const EPOCH_UNIX: i64 = 1_716_163_200;
 
 type TestTbox = Tbox<MemoryStore<256, 256>, 256, 8>;
 
+/// The driver's check of an accepted report frame.
+type ReportCheck = Box<dyn Fn(&[u8]) -> bool>;
+
 fn vin(s: &str) -> FixedStr<17> {
     FixedStr::new(s).unwrap()
 }
@@ -81,7 +84,7 @@ struct Sim {
     /// Builds the data unit of report `seq` at `unix` (2016 unsigned by default).
     make_report: Box<dyn FnMut(i64, u32) -> Vec<u8>>,
     /// The driver's check of an accepted report frame (a signature check for 2025).
-    check_report: Option<Box<dyn Fn(&[u8]) -> bool>>,
+    check_report: Option<ReportCheck>,
     failed_checks: usize,
 }
 
