@@ -1,0 +1,218 @@
+//! What [`Tbox`] sends: the transmit queue, reports in flight (pending confirmation or kept in
+//! the reissue store) and the encoding of each queued frame.
+
+use super::{Login, Pending, RawOut, Tbox, TboxEvent, Tx, ANSWER_CAP};
+use crate::frame::{Command, Edition, Header, RawFrame, ResponseFlag};
+use crate::message::{Body, Frame, Logout, VehicleLogin, VehicleLogin2025};
+use crate::session::reissue::{PushError, ReissueStore};
+use crate::session::{bytes_of, Bytes, Millis};
+use crate::Error;
+
+impl<S: ReissueStore, const SLOT: usize, const PENDING: usize> Tbox<S, SLOT, PENDING> {
+    pub(super) fn queue_raw(&mut self, command: Command, flag: ResponseFlag, data: Bytes<ANSWER_CAP>) {
+        if self.raw_out.is_full() {
+            // Answers nobody polled for: the oldest is dropped (its Tx marker then sends the
+            // next one), the platform will ask again.
+            self.raw_out.pop_front();
+        } else {
+            self.queue(Tx::Raw);
+        }
+        let _ = self.raw_out.push_back(RawOut { command, flag, data });
+    }
+
+    pub(super) fn queue(&mut self, t: Tx) {
+        if let Err(t) = self.tx.push_back(t) {
+            // Sixteen frames queued and not polled: the caller is not draining. Drop the oldest
+            // control frame rather than grow; reports are never in this queue by value.
+            self.tx.pop_front();
+            let _ = self.tx.push_back(t);
+        }
+    }
+
+    /// Queues a frame the application built (activation 0x09, key exchange 0x0B, a vendor
+    /// command): the data unit is sent as is, as a command.
+    pub fn send_raw(&mut self, command: Command, data_unit: &[u8]) -> Result<(), Error> {
+        let data = bytes_of(data_unit).ok_or(Error::Unencodable {
+            what: "data unit too long for the queue",
+        })?;
+        self.queue_raw(command, ResponseFlag::COMMAND, data);
+        Ok(())
+    }
+
+    /// Hands over a sampled report (the data unit of a 0x02: time and blocks, signed for 2025).
+    /// It is sent now when logged in, else kept for reissue.
+    pub fn submit_report(&mut self, now: Millis, data_unit: &[u8]) -> Result<(), Error> {
+        if data_unit.len() > SLOT {
+            return Err(Error::Unencodable {
+                what: "report larger than a store slot",
+            });
+        }
+        if self.is_logged_in() && !self.pending.is_full() && self.store.is_empty() {
+            self.add_pending(Command::REALTIME, data_unit, now);
+        } else if self.is_logged_in() && !self.pending.is_full() {
+            // Reissue is catching up: the live report still goes first (it is current data),
+            // the store keeps draining at its own pace.
+            self.add_pending(Command::REALTIME, data_unit, now);
+        } else {
+            self.store_report(data_unit);
+        }
+        Ok(())
+    }
+
+    pub(super) fn add_pending(&mut self, command: Command, data_unit: &[u8], now: Millis) {
+        let Some(data) = bytes_of(data_unit) else { return };
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        let p = Pending {
+            id,
+            command,
+            data,
+            sent: None,
+            sent_at: now,
+            errors: 0,
+            resend_at: None,
+        };
+        if self.pending.push(p).is_ok() {
+            self.queue(Tx::Report { id });
+        }
+    }
+
+    pub(super) fn store_report(&mut self, data_unit: &[u8]) {
+        match self.store.push(data_unit) {
+            Ok(()) => {}
+            Err(PushError::Full) => {
+                self.store.pop_oldest();
+                self.lost += 1;
+                let total = self.lost;
+                self.event(TboxEvent::ReportLost { total });
+                let _ = self.store.push(data_unit);
+            }
+            Err(PushError::TooLarge) => {
+                self.lost += 1;
+                let total = self.lost;
+                self.event(TboxEvent::ReportLost { total });
+            }
+        }
+    }
+
+    /// Writes the next frame to send into `buf` and returns its length.
+    pub fn poll_transmit(&mut self, now: Millis, buf: &mut [u8]) -> Option<usize> {
+        if !self.link_up {
+            return None;
+        }
+        loop {
+            let t = self.tx.pop_front()?;
+            match self.encode(now, &t, buf) {
+                Ok(Some(n)) => {
+                    self.tx_seq = self.tx_seq.wrapping_add(1);
+                    self.last_tx = now;
+                    self.after_transmit(now, &t);
+                    return Some(n);
+                }
+                // Nothing to send for this entry (a report confirmed meanwhile) or it could not
+                // be encoded into `buf` (too small): skip it.
+                Ok(None) | Err(_) => continue,
+            }
+        }
+    }
+
+    fn header(&self, command: Command, flag: ResponseFlag) -> Header {
+        Header {
+            response: flag,
+            ..Header::command(self.config.edition, command, self.config.vin)
+        }
+    }
+
+    fn encode(&self, now: Millis, t: &Tx, buf: &mut [u8]) -> Result<Option<usize>, Error> {
+        let time = self.frame_time(now);
+        let frame = |cmd, body| command_frame(self.header(cmd, ResponseFlag::COMMAND), body);
+        let n = match t {
+            Tx::Login { serial } => {
+                let c = &self.config.login_codes;
+                let body = match self.config.edition {
+                    Edition::V2016 => Body::VehicleLogin(VehicleLogin {
+                        time,
+                        serial: *serial,
+                        iccid: self.config.iccid,
+                        subsystem_count: c.subsystem_count,
+                        code_len: c.code_len,
+                        codes: &c.codes,
+                    }),
+                    Edition::V2025 => Body::VehicleLogin2025(VehicleLogin2025 {
+                        time,
+                        serial: *serial,
+                        iccid: self.config.iccid,
+                        packs_per_bms: &c.packs_per_bms,
+                        pack_codes: &c.codes,
+                    }),
+                };
+                frame(Command::VEHICLE_LOGIN, body).emit(buf)?
+            }
+            Tx::Logout { serial } => frame(
+                Command::VEHICLE_LOGOUT,
+                Body::VehicleLogout(Logout { time, serial: *serial }),
+            )
+            .emit(buf)?,
+            Tx::Heartbeat => frame(Command::HEARTBEAT, Body::Heartbeat).emit(buf)?,
+            Tx::TimeCalibration => frame(Command::TIME_CALIBRATION, Body::TimeCalibration).emit(buf)?,
+            Tx::Report { id } => {
+                let Some(p) = self.pending.iter().find(|p| p.id == *id) else {
+                    return Ok(None);
+                };
+                RawFrame {
+                    header: self.header(p.command, ResponseFlag::COMMAND),
+                    data: &p.data,
+                }
+                .emit(buf)?
+            }
+            Tx::Raw => {
+                let Some(r) = self.raw_out.front() else { return Ok(None) };
+                RawFrame {
+                    header: self.header(r.command, r.flag),
+                    data: &r.data,
+                }
+                .emit(buf)?
+            }
+        };
+        Ok(Some(n))
+    }
+
+    fn after_transmit(&mut self, now: Millis, t: &Tx) {
+        let seq = self.tx_seq;
+        let deadline = now.saturating_add(self.answer_timeout_ms());
+        let expect = |s: &mut Self, c: Command| {
+            if s.awaiting.is_full() {
+                s.awaiting.pop_front();
+            }
+            let _ = s.awaiting.push_back((c, seq, deadline));
+        };
+        match t {
+            Tx::Login { serial } => {
+                self.login = Login::Awaiting {
+                    serial: *serial,
+                    deadline,
+                };
+                expect(self, Command::VEHICLE_LOGIN);
+            }
+            Tx::Heartbeat => expect(self, Command::HEARTBEAT),
+            Tx::TimeCalibration => expect(self, Command::TIME_CALIBRATION),
+            Tx::Logout { serial } => {
+                let serial = *serial;
+                self.event(TboxEvent::LoggedOut { serial });
+            }
+            Tx::Report { id } => {
+                if let Some(p) = self.pending.iter_mut().find(|p| p.id == *id) {
+                    p.sent = Some(seq);
+                    p.sent_at = now;
+                }
+            }
+            Tx::Raw => {
+                self.raw_out.pop_front();
+            }
+        }
+    }
+}
+
+fn command_frame(header: Header, body: Body<'_>) -> Frame<'_> {
+    Frame { header, body }
+}
