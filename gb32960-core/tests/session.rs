@@ -225,9 +225,13 @@ impl Sim {
                     digest,
                     duplicate,
                 } => {
-                    let data = frame
-                        .map(|f| &f[24..f.len() - 1])
-                        .expect("a report event follows its frame");
+                    let f = frame.expect("a report event follows its frame");
+                    if let Some(check) = &self.check_report {
+                        if !check(f) {
+                            self.failed_checks += 1;
+                        }
+                    }
+                    let data = &f[24..f.len() - 1];
                     if *duplicate || !self.received.keys.insert((*vin, time.0, *digest)) {
                         self.received.duplicates += 1;
                     } else {
@@ -314,8 +318,9 @@ impl Sim {
         self.run_until(until);
     }
 
-    /// Every submitted report arrived exactly once.
+    /// Every submitted report arrived exactly once (and passed the driver's check, if any).
     fn assert_all_delivered_once(&self) {
+        assert_eq!(self.failed_checks, 0, "reports failed the driver's check");
         let missing: Vec<u32> = (1..=self.submitted)
             .filter(|s| !self.received.reports.contains_key(s))
             .collect();
@@ -885,4 +890,67 @@ fn signed_2025_reports_and_activation() {
         "every report's signature verifies, reissues included"
     );
     assert!(sim.submitted > 100);
+}
+
+/// Bad real-time data is answered with an error (2016 0x02; 2025 0x06 "data structure error"),
+/// so that the terminal resends it (B.2.1), and the link stays up.
+#[test]
+fn bad_realtime_data_gets_an_error_answer() {
+    for (edition, expected) in [
+        (Edition::V2016, ResponseFlag::ERROR),
+        (Edition::V2025, ResponseFlag::STRUCTURE_ERROR),
+    ] {
+        let id = vin("LBADDATA000000001");
+        let mut p = PlatformSession::new(PlatformConfig::default(), 0);
+        let login_bytes = match edition {
+            Edition::V2016 => frame_bytes(
+                Header::command(edition, Command::VEHICLE_LOGIN, id),
+                Body::VehicleLogin(gb32960_core::message::VehicleLogin {
+                    time: Time::from_unix(EPOCH_UNIX).unwrap(),
+                    serial: 1,
+                    iccid: FixedStr::new("89860000000000000001").unwrap(),
+                    subsystem_count: 0,
+                    code_len: 0,
+                    codes: &[],
+                }),
+            ),
+            Edition::V2025 => frame_bytes(
+                Header::command(edition, Command::VEHICLE_LOGIN, id),
+                Body::VehicleLogin2025(gb32960_core::message::VehicleLogin2025 {
+                    time: Time::from_unix(EPOCH_UNIX).unwrap(),
+                    serial: 1,
+                    iccid: FixedStr::new("89860000000000000001").unwrap(),
+                    packs_per_bms: &[],
+                    pack_codes: &[],
+                }),
+            ),
+        };
+        p.handle_frame(0, EPOCH_UNIX, &login_bytes);
+        p.accept_login(0, EPOCH_UNIX);
+        let mut buf = [0u8; 512];
+        while p.poll_transmit(0, &mut buf).is_some() {}
+        // A motor block announcing three motors but carrying one.
+        let mut data = Time::from_unix(EPOCH_UNIX).unwrap().0.to_vec();
+        data.extend([0x02, 0x03]);
+        data.extend([0u8; 12]);
+        let raw = gb32960_core::RawFrame {
+            header: Header::command(edition, Command::REALTIME, id),
+            data: &data,
+        };
+        let mut f = vec![0u8; raw.wire_len()];
+        raw.emit(&mut f).unwrap();
+        p.handle_frame(1000, EPOCH_UNIX, &f);
+        let n = p.poll_transmit(1000, &mut buf).expect("an error answer");
+        let answer = Frame::parse(&buf[..n]).unwrap();
+        assert_eq!(answer.header.command, Command::REALTIME);
+        assert_eq!(answer.header.response, expected, "{edition}");
+        assert!(!p.is_closed());
+        assert!(std::iter::from_fn(|| p.poll_event()).any(|e| matches!(
+            e,
+            PlatformEvent::Refused {
+                reason: gb32960_core::session::platform::Refusal::Malformed(_),
+                ..
+            }
+        )));
+    }
 }
