@@ -1,4 +1,5 @@
 //! The GB/T 32960 platform gateway: the library behind the `host-gateway` binary.
 
 pub mod cli_codec;
+pub mod cli_security;
 pub mod json_encode;
