@@ -7,15 +7,16 @@
 //! The peer prints several lines on stdout for every frame it decodes (`println!` inside its
 //! parsers), and criterion prints its report on stdout too, so stdout goes to `/dev/null` and this
 //! harness prints a summary table (time/iter, MB/s, frames/s, ours/peer) on stderr at the end,
-//! read back from criterion's `estimates.json` files. See docs/BENCHMARKS.md.
+//! read back from criterion's `estimates.json` files (`common/mod.rs`). See docs/BENCHMARKS.md.
+//! The 2025 edition has its own target, `codec2025`.
 //!
 //! Every test frame is built with our encoder, and checked once before measuring: our decoder
 //! and the peer's decoder both accept it (and agree on the counts), so that both crates are
 //! measured on identical bytes.
 
+mod common;
+
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use criterion::{Criterion, Throughput};
@@ -27,8 +28,10 @@ use gb32960_core::realtime::v2016::{
     RessVoltageHead, RessVoltages, Vehicle,
 };
 use gb32960_core::realtime::RealtimeReport;
-use gb32960_core::wire::{Field, FixedStr, List, RecordList};
+use gb32960_core::wire::{FixedStr, List, RecordList};
 use gb32960_core::{Body, Command, Edition, Frame, Header, Reading, Time};
+
+use common::{fields, list_sum, note, rec};
 
 const VIN: &str = "LGBT32960BENCH001";
 /// Cells in the RESS voltage block and probes in the RESS temperature block.
@@ -40,15 +43,6 @@ const CHUNK: usize = 1460;
 
 // ---------------------------------------------------------------------------------------------
 // Test frames, built with our encoder.
-
-fn rec<const N: usize>(fields: &[(Field, f64)]) -> [u8; N] {
-    let mut r = [0u8; N];
-    for (f, v) in fields {
-        f.set(&mut r, Reading::Valid(*v))
-            .unwrap_or_else(|e| panic!("{}: {e:?}", f.name));
-    }
-    r
-}
 
 fn header(command: Command) -> Header {
     Header::command(Edition::V2016, command, FixedStr::new(VIN).unwrap())
@@ -221,14 +215,6 @@ fn login(codes: &[u8]) -> Frame<'_> {
 // ---------------------------------------------------------------------------------------------
 // What the benchmarks run.
 
-fn fields(record: &[u8], table: &[Field]) -> u64 {
-    table.iter().map(|f| u64::from(f.raw(record))).sum()
-}
-
-fn list_sum<T: gb32960_core::wire::Element + Into<u64>>(l: Reading<List<'_, T>>) -> u64 {
-    l.valid().map_or(0, |l| l.iter().map(Into::into).sum())
-}
-
 /// Reads every value of a decoded real-time frame: every field of every fixed record (through
 /// the field tables), every motor, fault code, cell voltage and temperature probe. This is the
 /// work the peer does eagerly when it builds its `Vec`s.
@@ -364,13 +350,6 @@ fn check_login(bytes: &[u8]) {
 // ---------------------------------------------------------------------------------------------
 // Benchmarks.
 
-/// (criterion id, frames per iteration, bytes per iteration) of each benchmark, for the summary.
-static RUN: Mutex<Vec<(String, u64, u64)>> = Mutex::new(Vec::new());
-
-fn note(id: &str, frames: u64, bytes: u64) {
-    RUN.lock().unwrap().push((id.to_string(), frames, bytes));
-}
-
 fn benches(c: &mut Criterion) {
     let rt = with_realtime(emit);
     check_realtime(&rt);
@@ -440,107 +419,6 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
-// ---------------------------------------------------------------------------------------------
-// Summary, read back from criterion's files.
-
-fn criterion_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("CRITERION_HOME") {
-        return p.into();
-    }
-    if let Some(p) = std::env::var_os("CARGO_TARGET_DIR") {
-        return Path::new(&p).join("criterion");
-    }
-    // target/release/deps/codec-xxxx
-    let exe = std::env::current_exe().unwrap_or_default();
-    match exe.ancestors().nth(3) {
-        Some(target) => target.join("criterion"),
-        None => PathBuf::from("target/criterion"),
-    }
-}
-
-/// The typical time per iteration in ns (slope if criterion fitted one, else the mean), with
-/// its confidence interval, of a benchmark measured after `since`.
-fn estimate(dir: &Path, since: SystemTime) -> Option<[f64; 3]> {
-    let file = dir.join("new").join("estimates.json");
-    if std::fs::metadata(&file).ok()?.modified().ok()? < since {
-        return None;
-    }
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).ok()?).ok()?;
-    let e = if v["slope"].is_object() {
-        &v["slope"]
-    } else {
-        &v["mean"]
-    };
-    let ci = &e["confidence_interval"];
-    Some([
-        e["point_estimate"].as_f64()?,
-        ci["lower_bound"].as_f64()?,
-        ci["upper_bound"].as_f64()?,
-    ])
-}
-
-/// Criterion's directory of each benchmark, by full id (from its `new/benchmark.json`).
-fn bench_dirs(dir: &Path, out: &mut std::collections::HashMap<String, PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.file_name().is_some_and(|n| n == "new") {
-            let id = std::fs::read(p.join("benchmark.json"))
-                .ok()
-                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-                .and_then(|v| v["full_id"].as_str().map(str::to_string));
-            if let Some(id) = id {
-                out.insert(id, dir.to_path_buf());
-            }
-        } else if p.is_dir() {
-            bench_dirs(&p, out);
-        }
-    }
-}
-
-fn summary(since: SystemTime) {
-    let mut dirs = std::collections::HashMap::new();
-    bench_dirs(&criterion_dir(), &mut dirs);
-    let mut times = std::collections::HashMap::new();
-    eprintln!("\n| benchmark | time/iter | MB/s | frames/s |\n| --- | ---: | ---: | ---: |");
-    for (id, frames, bytes) in RUN.lock().unwrap().iter() {
-        let Some(dir) = dirs.get(id) else {
-            continue;
-        };
-        let Some([t, lo, hi]) = estimate(dir, since) else {
-            continue;
-        };
-        times.insert(id.clone(), t);
-        eprintln!(
-            "| `{id}` | {} [{} {}] | {:.0} | {:.0} |",
-            fmt_ns(t),
-            fmt_ns(lo),
-            fmt_ns(hi),
-            *bytes as f64 / t * 1e3,
-            *frames as f64 / t * 1e9
-        );
-    }
-    for (ours, peer) in [
-        ("realtime/decode/gb32960-core", "realtime/decode/gbt32960_parser"),
-        ("realtime/decode+walk/gb32960-core", "realtime/decode/gbt32960_parser"),
-        ("login/decode/gb32960-core", "login/decode/gbt32960_parser"),
-    ] {
-        if let (Some(a), Some(b)) = (times.get(ours), times.get(peer)) {
-            eprintln!("{ours} vs {peer}: {:.1}x", b / a);
-        }
-    }
-}
-
-fn fmt_ns(t: f64) -> String {
-    match t {
-        t if t < 1e3 => format!("{t:.1} ns"),
-        t if t < 1e6 => format!("{:.2} µs", t / 1e3),
-        t => format!("{:.3} ms", t / 1e6),
-    }
-}
-
 fn main() {
     let since = SystemTime::now();
     let mut c = Criterion::default()
@@ -549,5 +427,12 @@ fn main() {
         .configure_from_args();
     benches(&mut c);
     c.final_summary();
-    summary(since);
+    common::summary(
+        since,
+        &[
+            ("realtime/decode/gb32960-core", "realtime/decode/gbt32960_parser"),
+            ("realtime/decode+walk/gb32960-core", "realtime/decode/gbt32960_parser"),
+            ("login/decode/gb32960-core", "login/decode/gbt32960_parser"),
+        ],
+    );
 }
