@@ -327,9 +327,24 @@ fn ensure_nightly(ctx: &Ctx) -> Result {
         })
 }
 
+/// Both codec benchmarks. Their stdout is discarded: criterion's report goes there, and so does
+/// the 2016 peer's own printing (about 1 GB a run); the summary tables come on stderr.
 fn bench(ctx: &mut Ctx) -> Result {
     Cmd::new("cargo")
         .args(["bench", "-p", "gb32960-core", "--bench", "codec"])
+        .discard_stdout()
+        .run(ctx)?;
+    Cmd::new("cargo")
+        .args([
+            "bench",
+            "-p",
+            "gb32960-core",
+            "--bench",
+            "codec2025",
+            "--features",
+            "sm2,p256,rsa",
+        ])
+        .discard_stdout()
         .run(ctx)
 }
 
@@ -460,6 +475,7 @@ struct Cmd {
     args: Vec<OsString>,
     envs: Vec<(String, OsString)>,
     dir: Option<PathBuf>,
+    quiet: bool,
 }
 
 impl Cmd {
@@ -469,6 +485,7 @@ impl Cmd {
             args: Vec::new(),
             envs: Vec::new(),
             dir: None,
+            quiet: false,
         }
     }
 
@@ -492,6 +509,12 @@ impl Cmd {
         self
     }
 
+    /// Sends the command's standard output to /dev/null (stderr stays on the terminal).
+    fn discard_stdout(mut self) -> Self {
+        self.quiet = true;
+        self
+    }
+
     /// Runs in `dir` instead of the workspace root.
     fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dir = Some(dir.into());
@@ -505,6 +528,9 @@ impl Cmd {
             .current_dir(self.dir.as_deref().unwrap_or(&ctx.root));
         for (k, v) in ctx.envs.iter().chain(&self.envs) {
             command.env(k, v);
+        }
+        if self.quiet {
+            command.stdout(Stdio::null());
         }
         command
     }
