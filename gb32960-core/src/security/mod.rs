@@ -257,6 +257,20 @@ pub(crate) fn fixed_be<const N: usize>(b: &[u8]) -> Option<[u8; N]> {
     Some(out)
 }
 
+/// A public key in SEC1 form as the wire may carry it: 64 bytes `X ‖ Y` get the 0x04
+/// point-format byte in front (in `buf`); anything else is returned as it is, SEC1 already or
+/// for the key parser to refuse.
+#[cfg(any(feature = "sm2", feature = "p256"))]
+pub(crate) fn sec1_from_wire<'a>(bytes: &'a [u8], buf: &'a mut [u8; 65]) -> &'a [u8] {
+    if bytes.len() == 64 {
+        buf[0] = 0x04;
+        buf[1..].copy_from_slice(bytes);
+        buf
+    } else {
+        bytes
+    }
+}
+
 /// Keys and frames shared by the unit tests of this module.
 #[cfg(test)]
 #[allow(dead_code)] // not every feature subset uses every key
@@ -295,6 +309,17 @@ yp5eQGljpAHMJuOsbpcyEkuqRvPsEuYw6ODKolQc/Gs0cqTSNK+777lBRw==
     pub fn fix_bcc(frame: &mut [u8]) {
         let n = frame.len();
         frame[n - 1] = crate::frame::bcc(&frame[2..n - 1]);
+    }
+
+    /// A frame that must parse.
+    pub fn raw(bytes: &[u8]) -> crate::frame::RawFrame<'_> {
+        crate::frame::RawFrame::parse(bytes).expect("frame")
+    }
+
+    /// The SM2 test key, to verify with.
+    #[cfg(feature = "sm2")]
+    pub fn sm2_key() -> super::VerifyingKey {
+        super::VerifyingKey::sm2_from_wire(&h(SM2_PUBLIC)).unwrap()
     }
 
     #[cfg(feature = "rsa")]
