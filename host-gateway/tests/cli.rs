@@ -42,7 +42,16 @@ fn decode_prints_the_documented_top_level_keys() {
     let o = run(&["decode", LOGIN], None);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    for key in ["edition", "command", "command_name", "response", "response_name", "vin", "encryption", "body"] {
+    for key in [
+        "edition",
+        "command",
+        "command_name",
+        "response",
+        "response_name",
+        "vin",
+        "encryption",
+        "body",
+    ] {
         assert!(v.get(key).is_some(), "missing {key} in {v}");
     }
     assert_eq!(v["edition"], "2016");
@@ -89,6 +98,9 @@ fn decode_file_prints_one_object_a_line_and_skips_garbage() {
     let kinds: Vec<&str> = lines.iter().map(|l| l["command_name"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["vehicle_login", "heartbeat", "heartbeat"]);
     std::fs::write(&path, b"no frames here").unwrap();
-    assert_fails_with_one_line(&run(&["decode", "--file", path.to_str().unwrap()], None), "no frame found");
+    assert_fails_with_one_line(
+        &run(&["decode", "--file", path.to_str().unwrap()], None),
+        "no frame found",
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
