@@ -1,15 +1,9 @@
 //! Session messages: vehicle login/logout, platform login/logout.
 
+use super::malformed;
 use crate::error::{Error, Result};
 use crate::frame::Encryption;
-use crate::wire::{array, be_u16, be_u8, offset_in, take, FixedStr, Time, Writer};
-
-fn malformed(what: &'static str, whole: &[u8], rest: &[u8]) -> Error {
-    Error::Malformed {
-        what,
-        offset: offset_in(whole, rest),
-    }
-}
+use crate::wire::{array, be_u16, be_u8, take, FixedStr, Time, Writer};
 
 /// 0x01 vehicle login, 2016 layout (Table 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

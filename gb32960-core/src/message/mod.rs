@@ -21,6 +21,14 @@ use crate::frame::{emit_frame, Command, Edition, Header, RawFrame};
 use crate::realtime::{v2025, RealtimeReport};
 use crate::wire::Writer;
 
+/// A data-unit layout error at the position of `rest` inside `whole`.
+pub(crate) fn malformed(what: &'static str, whole: &[u8], rest: &[u8]) -> Error {
+    Error::Malformed {
+        what,
+        offset: crate::wire::offset_in(whole, rest),
+    }
+}
+
 /// A decoded data unit.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -1,16 +1,10 @@
 //! Messages of the 2025 edition's security and login changes: the new vehicle login (T6),
 //! activation 0x09 (T B.3), activation response 0x0A (T B.4), key exchange 0x0B (T31).
 
+use super::malformed;
 use crate::error::{Error, Result};
 use crate::signature::Signature;
-use crate::wire::{array, be_u16, be_u8, offset_in, take, FixedStr, Time, Writer};
-
-fn malformed(what: &'static str, whole: &[u8], rest: &[u8]) -> Error {
-    Error::Malformed {
-        what,
-        offset: offset_in(whole, rest),
-    }
-}
+use crate::wire::{array, be_u16, be_u8, take, FixedStr, Time, Writer};
 
 /// 0x01 vehicle login, 2025 layout (T6): BMS count, packs per BMS, 24-byte pack codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

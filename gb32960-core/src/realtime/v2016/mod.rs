@@ -14,7 +14,7 @@ pub use engine::Engine;
 pub use extremes::Extremes;
 pub use fuel_cell::{FuelCell, FuelCellHead, FuelCellTail};
 pub use motor::{Motor, Motors};
-pub use position::Position;
+pub use position::{FixStatus, Position};
 pub use ress::{RessTemperature, RessTemperatures, RessVoltage, RessVoltageHead, RessVoltages};
 pub use vehicle::{Gear, Vehicle};
 

@@ -23,36 +23,69 @@ fixed_record!(
     field::ALL
 );
 
+/// The positioning status byte of both editions (2016 Table 15, 2025 T22): bit 0 set = no valid
+/// fix (the last valid position is sent), bit 1 = south, bit 2 = west. Coordinates are sent as
+/// unsigned magnitudes; the sign comes from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct FixStatus(pub u8);
+
+impl FixStatus {
+    /// Whether the fix is valid (bit 0 clear).
+    pub const fn fix_valid(self) -> bool {
+        self.0 & 0x01 == 0
+    }
+    /// Southern latitude (bit 1).
+    pub const fn south(self) -> bool {
+        self.0 & 0x02 != 0
+    }
+    /// Western longitude (bit 2).
+    pub const fn west(self) -> bool {
+        self.0 & 0x04 != 0
+    }
+    /// A longitude magnitude with its sign (west negative).
+    pub fn longitude(self, magnitude: f64) -> f64 {
+        if self.west() {
+            -magnitude
+        } else {
+            magnitude
+        }
+    }
+    /// A latitude magnitude with its sign (south negative).
+    pub fn latitude(self, magnitude: f64) -> f64 {
+        if self.south() {
+            -magnitude
+        } else {
+            magnitude
+        }
+    }
+}
+
 impl Position {
-    /// Whether the fix is valid (status bit 0 clear). With no fix, the terminal sends the last
-    /// valid position with the bit set.
+    /// The status byte.
+    pub fn status(&self) -> FixStatus {
+        FixStatus(self.0[0])
+    }
+    /// Whether the fix is valid. With no fix, the terminal sends the last valid position.
     pub fn fix_valid(&self) -> bool {
-        self.0[0] & 0x01 == 0
+        self.status().fix_valid()
     }
-    /// Southern latitude (status bit 1).
+    /// Southern latitude.
     pub fn south(&self) -> bool {
-        self.0[0] & 0x02 != 0
+        self.status().south()
     }
-    /// Western longitude (status bit 2).
+    /// Western longitude.
     pub fn west(&self) -> bool {
-        self.0[0] & 0x04 != 0
+        self.status().west()
     }
     /// Signed longitude in degrees (west negative).
     pub fn longitude_deg(&self) -> f64 {
-        let v = field::LONGITUDE.physical_of(field::LONGITUDE.raw(&self.0));
-        if self.west() {
-            -v
-        } else {
-            v
-        }
+        self.status()
+            .longitude(field::LONGITUDE.physical_of(field::LONGITUDE.raw(&self.0)))
     }
     /// Signed latitude in degrees (south negative).
     pub fn latitude_deg(&self) -> f64 {
-        let v = field::LATITUDE.physical_of(field::LATITUDE.raw(&self.0));
-        if self.south() {
-            -v
-        } else {
-            v
-        }
+        self.status()
+            .latitude(field::LATITUDE.physical_of(field::LATITUDE.raw(&self.0)))
     }
 }

@@ -1,6 +1,7 @@
 //! The fixed-size 2025 blocks: 0x03 fuel-cell engine and hydrogen system, 0x04 engine,
 //! 0x05 position, 0x32 super-capacitor extremes.
 
+use crate::realtime::v2016::FixStatus;
 use crate::wire::{fixed_record, Field, Width};
 
 /// Field table of [`FuelCellHydrogen`] (T17).
@@ -85,35 +86,31 @@ fixed_record!(
 );
 
 impl Position {
+    /// The status byte (same bits as 2016).
+    pub fn status(&self) -> FixStatus {
+        FixStatus(self.0[0])
+    }
     /// Whether the fix is valid (status bit 0 clear).
     pub fn fix_valid(&self) -> bool {
-        self.0[0] & 0x01 == 0
+        self.status().fix_valid()
     }
     /// Southern latitude.
     pub fn south(&self) -> bool {
-        self.0[0] & 0x02 != 0
+        self.status().south()
     }
     /// Western longitude.
     pub fn west(&self) -> bool {
-        self.0[0] & 0x04 != 0
+        self.status().west()
     }
     /// Signed longitude in degrees.
     pub fn longitude_deg(&self) -> f64 {
-        let v = position_field::LONGITUDE.physical_of(position_field::LONGITUDE.raw(&self.0));
-        if self.west() {
-            -v
-        } else {
-            v
-        }
+        let f = position_field::LONGITUDE;
+        self.status().longitude(f.physical_of(f.raw(&self.0)))
     }
     /// Signed latitude in degrees.
     pub fn latitude_deg(&self) -> f64 {
-        let v = position_field::LATITUDE.physical_of(position_field::LATITUDE.raw(&self.0));
-        if self.south() {
-            -v
-        } else {
-            v
-        }
+        let f = position_field::LATITUDE;
+        self.status().latitude(f.physical_of(f.raw(&self.0)))
     }
 }
 
