@@ -426,3 +426,35 @@ pub(crate) fn emit_counted<'a, S: Seq<'a>>(
     }
     Ok(())
 }
+
+/// Bytes taken by a count field of `width` at `input[offset..]` and the `elem`-byte elements it
+/// announces (none after a sentinel count); `None` if the count field is cut off. Used to
+/// validate blocks by their lengths alone, without building them.
+#[inline]
+pub(crate) fn counted_span(input: &[u8], offset: usize, width: Width, elem: usize) -> Option<usize> {
+    let count = width.read(input.get(offset..offset.checked_add(width.size())?)?);
+    let items = match width.classify(count) {
+        Reading::Valid(n) => (n as usize).checked_mul(elem)?,
+        _ => 0,
+    };
+    width.size().checked_add(items)
+}
+
+/// Bytes taken by a count field of `width` at `input[offset..]` followed by records whose sizes
+/// `record` computes from their start (none after a sentinel count).
+#[inline]
+pub(crate) fn records_span(
+    input: &[u8],
+    offset: usize,
+    width: Width,
+    mut record: impl FnMut(&[u8]) -> Option<usize>,
+) -> Option<usize> {
+    let count = width.read(input.get(offset..offset.checked_add(width.size())?)?);
+    let mut at = offset + width.size();
+    if let Reading::Valid(n) = width.classify(count) {
+        for _ in 0..n {
+            at = at.checked_add(record(input.get(at..)?)?)?;
+        }
+    }
+    Some(at - offset)
+}

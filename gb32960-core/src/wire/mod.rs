@@ -18,7 +18,7 @@ mod writer;
 
 pub(crate) use field::fixed_record;
 pub use field::{Field, FixedRecord, Kind, Reading, Width};
-pub(crate) use list::{counted_len, emit_counted, parse_counted};
+pub(crate) use list::{counted_len, counted_span, emit_counted, parse_counted, records_span};
 pub use list::{Element, List, ListIter, Record, RecordIter, RecordList, Seq};
 pub use text::FixedStr;
 pub use time::Time;

@@ -19,7 +19,10 @@ pub use ress::{RessTemperature, RessTemperatures, RessVoltage, RessVoltageHead, 
 pub use vehicle::{Gear, Vehicle};
 
 use crate::error::{Error, Result};
-use crate::wire::{array, be_u16, be_u8, offset_in, take, PResult, Record, RecordIter, RecordList, Time, Writer};
+use crate::wire::{
+    array, be_u16, be_u8, counted_span, offset_in, records_span, take, PResult, Record, RecordIter, RecordList, Time,
+    Width, Writer,
+};
 
 /// Block type flags of 2016 (Table 8 / B.3).
 pub mod block_type {
@@ -193,6 +196,40 @@ impl<'a> Record<'a> for InfoBlock<'a> {
     }
 }
 
+/// Length of the block at the start of `i`, type byte included, from the length fields alone:
+/// validation without building the block (iteration builds it later with [`InfoBlock::parse`];
+/// the property tests check that both agree on every shape). `None` when a count is cut off.
+fn block_len(i: &[u8]) -> Option<usize> {
+    let (&t, b) = i.split_first()?;
+    let n = match t {
+        block_type::VEHICLE => Vehicle::LEN,
+        block_type::ENGINE => Engine::LEN,
+        block_type::POSITION => Position::LEN,
+        block_type::EXTREMES => Extremes::LEN,
+        block_type::MOTORS => counted_span(b, 0, Width::Byte, Motor::LEN)?,
+        block_type::FUEL_CELL => {
+            FuelCellHead::LEN + counted_span(b, FuelCellHead::LEN, Width::Word, 1)? + FuelCellTail::LEN
+        }
+        block_type::ALARM => {
+            let mut at = AlarmHead::LEN;
+            for _ in 0..4 {
+                at += counted_span(b, at, Width::Byte, 4)?;
+            }
+            at
+        }
+        block_type::RESS_VOLTAGE => records_span(b, 0, Width::Byte, |r| {
+            let m = usize::from(*r.get(RessVoltageHead::LEN)?);
+            Some(RessVoltageHead::LEN + 1 + 2 * m)
+        })?,
+        block_type::RESS_TEMPERATURE => {
+            records_span(b, 0, Width::Byte, |r| Some(1 + counted_span(r, 1, Width::Word, 1)?))?
+        }
+        0x80..=0xFE => 2 + usize::from(u16::from_be_bytes([*b.first()?, *b.get(1)?])),
+        _ => b.len(),
+    };
+    Some(1 + n)
+}
+
 /// A 2016 real-time (0x02) or reissue (0x03) report.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -214,9 +251,9 @@ impl<'a> RealtimeReport<'a> {
         let mut count = 0;
         while !rest.is_empty() {
             let offset = offset_in(data, rest);
-            match InfoBlock::parse(rest) {
-                Ok((r, _)) => rest = r,
-                Err(_) => {
+            match block_len(rest) {
+                Some(n) if n <= rest.len() => rest = &rest[n..],
+                _ => {
                     return Err(Error::MalformedBlock {
                         block_type: rest[0],
                         offset,

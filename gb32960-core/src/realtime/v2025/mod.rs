@@ -16,7 +16,10 @@ pub use vehicle::Vehicle;
 use crate::error::{Error, Result};
 use crate::realtime::v2016::RessTemperatures;
 use crate::signature::Signature;
-use crate::wire::{array, be_u16, be_u8, offset_in, take, PResult, Record, RecordIter, RecordList, Time, Writer};
+use crate::wire::{
+    array, be_u16, be_u8, counted_span, offset_in, records_span, take, PResult, Record, RecordIter, RecordList, Time,
+    Width, Writer,
+};
 
 /// Block type flags of 2025 (T9).
 pub mod block_type {
@@ -201,6 +204,43 @@ impl<'a> Record<'a> for InfoBlock<'a> {
     }
 }
 
+/// Length of the block at the start of `i`, type byte included, from the length fields alone
+/// (validation without building the block; the property tests check agreement with
+/// [`InfoBlock::parse`]). `None` when a count is cut off or for the signature marker.
+fn block_len(i: &[u8]) -> Option<usize> {
+    let (&t, b) = i.split_first()?;
+    let n = match t {
+        block_type::VEHICLE => Vehicle::LEN,
+        block_type::FUEL_CELL => FuelCellHydrogen::LEN,
+        block_type::ENGINE => Engine::LEN,
+        block_type::POSITION => Position::LEN,
+        block_type::SUPERCAP_EXTREMES => SupercapExtremes::LEN,
+        block_type::MOTORS => counted_span(b, 0, Width::Byte, Motor::LEN)?,
+        block_type::ALARM => {
+            let mut at = crate::realtime::v2016::AlarmHead::LEN;
+            for _ in 0..4 {
+                at += counted_span(b, at, Width::Byte, 4)?;
+            }
+            at + counted_span(b, at, Width::Byte, GeneralAlarm::LEN)?
+        }
+        block_type::PACK_VOLTAGES => records_span(b, 0, Width::Byte, |r| {
+            Some(PackVoltageHead::LEN + counted_span(r, PackVoltageHead::LEN, Width::Word, 2)?)
+        })?,
+        block_type::TEMPERATURES => records_span(b, 0, Width::Byte, |r| Some(1 + counted_span(r, 1, Width::Word, 1)?))?,
+        block_type::STACKS => records_span(b, 0, Width::Byte, |r| {
+            Some(StackHead::LEN + counted_span(r, StackHead::LEN, Width::Word, 1)?)
+        })?,
+        block_type::SUPERCAP => {
+            let cells = counted_span(b, SupercapHead::LEN, Width::Word, 2)?;
+            SupercapHead::LEN + cells + counted_span(b, SupercapHead::LEN + cells, Width::Word, 1)?
+        }
+        0x80..=0xFE => 2 + usize::from(u16::from_be_bytes([*b.first()?, *b.get(1)?])),
+        block_type::SIGNATURE => return None,
+        _ => b.len(),
+    };
+    Some(1 + n)
+}
+
 /// A 2025 real-time (0x02) or reissue (0x03) report.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -233,9 +273,9 @@ impl<'a> RealtimeReport<'a> {
                 }
                 break;
             }
-            match InfoBlock::parse(rest) {
-                Ok((r, _)) => rest = r,
-                Err(_) => return Err(Error::MalformedBlock { block_type: t, offset }),
+            match block_len(rest) {
+                Some(n) if n <= rest.len() => rest = &rest[n..],
+                _ => return Err(Error::MalformedBlock { block_type: t, offset }),
             }
             count += 1;
         }
