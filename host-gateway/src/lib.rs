@@ -3,3 +3,5 @@
 pub mod cli_codec;
 pub mod cli_security;
 pub mod json_encode;
+pub mod server;
+pub mod sim;

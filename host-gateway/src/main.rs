@@ -25,6 +25,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the gateway: TCP listeners, the embedded store and the admin API.
+    Serve(host_gateway::server::ServeArgs),
+    /// Run a fleet of simulated T-Boxes against a gateway.
+    Sim(host_gateway::sim::SimArgs),
     /// Decode a frame given as hex (`-` reads stdin) or a capture file, printing JSON.
     ///
     /// Signatures of 2025 real-time, reissue and activation frames are checked: `body.signature`
@@ -111,6 +115,8 @@ fn run(cli: Cli) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match cli.command {
+        Command::Serve(args) => host_gateway::server::run(args)?,
+        Command::Sim(args) => host_gateway::sim::run(args)?,
         Command::Decode {
             hex,
             file,

@@ -1,0 +1,414 @@
+//! The driver of one TCP connection: bytes through the deframer into the platform session
+//! machine, its decisions (login, duplicate VIN) taken here, accepted frames written to the
+//! store and acknowledged before anything is answered, then out to the sinks.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gb32960_core::frame::{Deframer, Event};
+use gb32960_core::session::platform::{PlatformConfig, PlatformEvent, PlatformSession, Refusal};
+use gb32960_core::wire::FixedStr;
+use gb32960_core::{Command, Edition, Frame, ResponseFlag};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::Instrument;
+
+use super::registry::{ConnCommand, DownlinkOutcome, Online};
+use super::Ctx;
+use crate::server::auth::{self, AuthRequest};
+use crate::server::model::{DuplicatePolicy, Gateway};
+use crate::server::store::{FrameRecord, SessionChange, Write};
+
+/// The largest legal frame.
+const MAX_FRAME: usize = 65_556;
+
+fn now_unix_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn vin_text(v: &FixedStr<17>) -> String {
+    String::from_utf8_lossy(v.trimmed()).into_owned()
+}
+
+fn edition_str(e: Edition) -> &'static str {
+    match e {
+        Edition::V2016 => "2016",
+        Edition::V2025 => "2025",
+    }
+}
+
+/// The JSON view of a frame (docs/json.md), or the header and the error when the data unit
+/// does not decode.
+pub fn frame_json(bytes: &[u8]) -> serde_json::Value {
+    match Frame::parse(bytes) {
+        Ok(f) => serde_json::to_value(f).unwrap_or(serde_json::Value::Null),
+        Err(e) => {
+            serde_json::json!({ "raw": hex::encode_upper(bytes), "error": e.to_string(), "error_kind": e.kind() })
+        }
+    }
+}
+
+/// Runs one connection until it closes.
+pub async fn run(
+    ctx: Arc<Ctx>,
+    gw: Arc<Gateway>,
+    sock: TcpStream,
+    peer: SocketAddr,
+    conn_id: u64,
+    stop: watch::Receiver<bool>,
+    guard: mpsc::Sender<()>,
+) {
+    let span = tracing::info_span!("conn", conn_id, %peer, gateway = gw.id, vin = tracing::field::Empty);
+    ctx.metrics.connection_opened();
+    let mut c = Conn::new(ctx.clone(), gw, peer, conn_id);
+    let reason = c.drive(sock, stop).instrument(span.clone()).await;
+    c.finish(&reason).instrument(span).await;
+    ctx.metrics.connection_closed();
+    drop(guard);
+}
+
+struct Conn {
+    ctx: Arc<Ctx>,
+    gw: Arc<Gateway>,
+    peer: SocketAddr,
+    conn_id: u64,
+    session: PlatformSession,
+    /// The VIN logged in and registered on this link.
+    vin: Option<String>,
+    /// The login frame awaiting the decision (stored once accepted).
+    login_frame: Option<Vec<u8>>,
+    downlinks: HashMap<u32, oneshot::Sender<DownlinkOutcome>>,
+    tx: mpsc::UnboundedSender<ConnCommand>,
+    rx: mpsc::UnboundedReceiver<ConnCommand>,
+    close_reason: Option<String>,
+}
+
+impl Conn {
+    fn new(ctx: Arc<Ctx>, gw: Arc<Gateway>, peer: SocketAddr, conn_id: u64) -> Self {
+        let config = PlatformConfig {
+            idle_timeout_ms: ctx.idle_timeout_ms,
+            downlink_timeout_ms: ctx.downlink_timeout_ms,
+            ..PlatformConfig::default()
+        };
+        let session = PlatformSession::new(config, ctx.now_ms());
+        let (tx, rx) = mpsc::unbounded_channel();
+        Conn {
+            ctx,
+            gw,
+            peer,
+            conn_id,
+            session,
+            vin: None,
+            login_frame: None,
+            downlinks: HashMap::new(),
+            tx,
+            rx,
+            close_reason: None,
+        }
+    }
+
+    /// Returns why the connection ended.
+    async fn drive(&mut self, mut sock: TcpStream, mut stop: watch::Receiver<bool>) -> String {
+        tracing::debug!("connected");
+        let mut deframer: Box<Deframer<MAX_FRAME>> = Box::default();
+        let mut rbuf = vec![0u8; 16 * 1024];
+        let mut wbuf = vec![0u8; MAX_FRAME];
+        loop {
+            while let Some(n) = self.session.poll_transmit(self.ctx.now_ms(), &mut wbuf) {
+                if let Err(e) = sock.write_all(&wbuf[..n]).await {
+                    return format!("write failed: {e}");
+                }
+            }
+            if let Some(r) = self.close_reason.take() {
+                return r;
+            }
+            let deadline = self
+                .session
+                .poll_timeout()
+                .map(|t| t.saturating_sub(self.ctx.now_ms()))
+                .unwrap_or(60_000);
+            let sleep = tokio::time::sleep(Duration::from_millis(deadline));
+            tokio::select! {
+                r = sock.read(&mut rbuf) => match r {
+                    Ok(0) => return "peer closed".into(),
+                    Err(e) => return format!("read failed: {e}"),
+                    Ok(n) => {
+                        let mut input = &rbuf[..n];
+                        while !input.is_empty() {
+                            let k = deframer.feed(input);
+                            input = &input[k..];
+                            loop {
+                                let bytes = match deframer.poll() {
+                                    None => break,
+                                    Some(Event::Discarded(d)) => {
+                                        let kind = match d.reason {
+                                            gb32960_core::frame::DiscardReason::Garbage => "garbage",
+                                            gb32960_core::frame::DiscardReason::BadHeader => "bad_header",
+                                            gb32960_core::frame::DiscardReason::LengthTooLarge { .. } => "length_too_large",
+                                            gb32960_core::frame::DiscardReason::TooLongForBuffer { .. } => "too_long",
+                                            gb32960_core::frame::DiscardReason::BadChecksum { .. } => "bad_checksum",
+                                        };
+                                        self.ctx.metrics.decode_error(kind);
+                                        tracing::debug!(bytes = d.len, kind, "bytes discarded");
+                                        continue;
+                                    }
+                                    Some(Event::Frame { bytes, .. }) => bytes.to_vec(),
+                                };
+                                let unix = chrono::Utc::now().timestamp();
+                                self.session.handle_frame(self.ctx.now_ms(), unix, &bytes);
+                                self.process_events(Some(&bytes)).await;
+                            }
+                        }
+                    }
+                },
+                Some(cmd) = self.rx.recv() => self.command(cmd).await,
+                _ = sleep => {
+                    self.session.handle_timeout(self.ctx.now_ms());
+                    self.process_events(None).await;
+                }
+                _ = stop.changed() => return "gateway stopped".into(),
+            }
+        }
+    }
+
+    async fn command(&mut self, cmd: ConnCommand) {
+        match cmd {
+            ConnCommand::Kick { reason } => self.close_reason = Some(reason),
+            ConnCommand::Downlink {
+                command,
+                data_unit,
+                reply,
+            } => {
+                let Some(vin) = self.session.vin() else {
+                    let _ = reply.send(DownlinkOutcome::Failed {
+                        reason: "not logged in".into(),
+                    });
+                    return;
+                };
+                match self
+                    .session
+                    .queue_downlink(self.ctx.now_ms(), vin, Command(command), &data_unit)
+                {
+                    Ok(id) => {
+                        self.downlinks.insert(id, reply);
+                    }
+                    Err(e) => {
+                        self.ctx.metrics.downlink("failed");
+                        let _ = reply.send(DownlinkOutcome::Failed { reason: e.to_string() });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stores an accepted frame and waits for the commit; false if the store failed.
+    async fn store_frame(&mut self, bytes: &[u8], report_key: Option<(String, u32)>) -> bool {
+        let Ok(raw) = gb32960_core::RawFrame::parse(bytes) else {
+            return false;
+        };
+        let h = raw.header;
+        let json = frame_json(bytes);
+        let record = FrameRecord {
+            vin: vin_text(&h.vin),
+            gateway_id: self.gw.id,
+            received_at: now_unix_ms(),
+            edition: edition_str(h.edition),
+            command: h.command.0,
+            raw: bytes.to_vec(),
+            json: json.to_string(),
+            report_key,
+        };
+        let message = serde_json::json!({
+            "type": "frame",
+            "gateway_id": record.gateway_id,
+            "vin": record.vin,
+            "received_at": record.received_at,
+            "command": record.command,
+            "raw": hex::encode_upper(bytes),
+            "frame": json,
+        });
+        match self.ctx.writer.write(Write::Frame(record)).await {
+            Ok(()) => {
+                self.ctx.metrics.frame(h.command.name(h.edition));
+                self.ctx.sinks.publish(message);
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "frame not stored; closing the connection");
+                self.close_reason = Some(format!("store failed: {e}"));
+                false
+            }
+        }
+    }
+
+    async fn process_events(&mut self, frame: Option<&[u8]>) {
+        while let Some(e) = self.session.poll_event() {
+            match e {
+                PlatformEvent::LoginRequest { vin, .. } => {
+                    self.login_frame = frame.map(<[u8]>::to_vec);
+                    self.decide_login(vin_text(&vin)).await;
+                }
+                PlatformEvent::PlatformLoginRequest { id, .. } => {
+                    tracing::warn!(id = %vin_text(&id), "platform (cascade) logins are not supported; refused");
+                    self.ctx.metrics.login("refused");
+                    self.session
+                        .reject_login(chrono::Utc::now().timestamp(), ResponseFlag::ERROR);
+                }
+                PlatformEvent::LoggedIn { vin, cascade: false } => self.logged_in(vin_text(&vin)).await,
+                PlatformEvent::LoggedIn { cascade: true, .. } => {}
+                PlatformEvent::Report {
+                    command, time, digest, ..
+                } => {
+                    if let Some(f) = frame {
+                        let key = (hex::encode_upper(time.0), digest);
+                        self.store_frame(f, Some(key)).await;
+                    }
+                    let _ = command;
+                }
+                PlatformEvent::Heartbeat { .. }
+                | PlatformEvent::TimeCalibration { .. }
+                | PlatformEvent::KeyExchange { .. }
+                | PlatformEvent::LoggedOut { .. } => {
+                    if let Some(f) = frame {
+                        self.store_frame(f, None).await;
+                    }
+                }
+                PlatformEvent::ActivationRequest { .. } => {
+                    tracing::warn!("activation requests are not handled yet");
+                }
+                PlatformEvent::DownlinkAnswered { id, flag, .. } => {
+                    if let Some(f) = frame {
+                        self.store_frame(f, None).await;
+                    }
+                    self.ctx.metrics.downlink(if flag == ResponseFlag::SUCCESS {
+                        "success"
+                    } else {
+                        "error"
+                    });
+                    if let Some(reply) = self.downlinks.remove(&id) {
+                        let bytes = frame.unwrap_or(&[]);
+                        let edition = self.session.edition().unwrap_or(Edition::V2016);
+                        let _ = reply.send(DownlinkOutcome::Answered {
+                            flag: flag.0,
+                            response_name: flag.name(edition).to_string(),
+                            raw: hex::encode_upper(bytes),
+                            frame: frame_json(bytes),
+                        });
+                    }
+                }
+                PlatformEvent::DownlinkTimedOut { id, .. } => {
+                    self.ctx.metrics.downlink("timeout");
+                    if let Some(reply) = self.downlinks.remove(&id) {
+                        let _ = reply.send(DownlinkOutcome::TimedOut);
+                    }
+                }
+                PlatformEvent::Refused { command, reason, .. } => {
+                    let kind = match reason {
+                        Refusal::Malformed(e) => e.kind(),
+                        Refusal::NotLoggedIn => "not_logged_in",
+                        Refusal::WrongVin => "wrong_vin",
+                        Refusal::Unexpected(_) => "unexpected_command",
+                        Refusal::LoginInProgress => "login_in_progress",
+                    };
+                    self.ctx.metrics.decode_error(kind);
+                    tracing::warn!(command = command.0, kind, "frame refused");
+                }
+                PlatformEvent::Close { reason } => {
+                    self.close_reason = Some(format!("{reason:?}"));
+                }
+            }
+        }
+    }
+
+    async fn decide_login(&mut self, vin: String) {
+        let unix = chrono::Utc::now().timestamp();
+        let request = self.login_frame.as_deref().and_then(AuthRequest::from_login);
+        let verdict = match &request {
+            Some(r) => auth::authenticate(&self.ctx, &self.gw, r).await,
+            None => Err("login frame does not decode".into()),
+        };
+        if let Err(why) = verdict {
+            tracing::warn!(%vin, reason = %why, "login refused");
+            self.ctx.metrics.login("refused");
+            self.session.reject_login(unix, ResponseFlag::ERROR);
+            return;
+        }
+        if let Some(old) = self.ctx.registry.get(&vin).filter(|o| o.conn_id != self.conn_id) {
+            match self.gw.spec.duplicate_vin {
+                DuplicatePolicy::RefuseNew => {
+                    tracing::warn!(%vin, online_conn = old.conn_id, "login refused: VIN already online");
+                    self.ctx.metrics.login("duplicate");
+                    self.session.reject_login(unix, ResponseFlag::VIN_DUPLICATE);
+                    return;
+                }
+                DuplicatePolicy::NewWins => {
+                    tracing::info!(%vin, old_conn = old.conn_id, "VIN logged in again; closing the old connection");
+                    let _ = old.tx.send(ConnCommand::Kick {
+                        reason: "replaced by a new login of the same VIN".into(),
+                    });
+                }
+            }
+        }
+        self.ctx.metrics.login("accepted");
+        self.session.accept_login(self.ctx.now_ms(), unix);
+    }
+
+    async fn logged_in(&mut self, vin: String) {
+        tracing::Span::current().record("vin", vin.as_str());
+        let at = now_unix_ms();
+        if self.vin.as_deref() != Some(vin.as_str()) {
+            self.ctx.registry.register(Online {
+                vin: vin.clone(),
+                conn_id: self.conn_id,
+                gateway_id: self.gw.id,
+                peer: self.peer.to_string(),
+                online_since: at,
+                tx: self.tx.clone(),
+            });
+            self.ctx.writer.write_later(Write::Session(SessionChange::Online {
+                conn_id: self.conn_id,
+                vin: vin.clone(),
+                gateway_id: self.gw.id,
+                peer: self.peer.to_string(),
+                at,
+            }));
+            self.ctx.sinks.publish(serde_json::json!({
+                "type": "online", "gateway_id": self.gw.id, "vin": vin, "conn_id": self.conn_id, "at": at,
+            }));
+            self.vin = Some(vin);
+        }
+        tracing::info!("logged in");
+        if let Some(f) = self.login_frame.take() {
+            self.store_frame(&f, None).await;
+        }
+    }
+
+    async fn finish(&mut self, reason: &str) {
+        for (_, reply) in self.downlinks.drain() {
+            let _ = reply.send(DownlinkOutcome::Failed {
+                reason: format!("connection closed: {reason}"),
+            });
+        }
+        if let Some(vin) = self.vin.take() {
+            self.ctx.registry.unregister(&vin, self.conn_id);
+            let at = now_unix_ms();
+            // Waited for, so that a drain on shutdown finds the session closed.
+            let _ = self
+                .ctx
+                .writer
+                .write(Write::Session(SessionChange::Offline {
+                    conn_id: self.conn_id,
+                    at,
+                    reason: reason.to_string(),
+                }))
+                .await;
+            self.ctx.sinks.publish(serde_json::json!({
+                "type": "offline", "gateway_id": self.gw.id, "vin": vin, "conn_id": self.conn_id, "at": at, "reason": reason,
+            }));
+        }
+        tracing::info!(reason, "connection closed");
+    }
+}

@@ -1,0 +1,309 @@
+//! What the server tests share: the real binary on loopback with a temporary data directory,
+//! an HTTP client for the admin API, and a tiny T-Box speaking raw frames.
+#![allow(dead_code)] // not every test crate uses every helper
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use gb32960_core::frame::{Deframer, Event};
+use gb32960_core::realtime::v2016::{InfoBlock, Vehicle};
+use gb32960_core::realtime::RealtimeReport;
+use gb32960_core::wire::{FixedStr, RecordList, Time, Writer};
+use gb32960_core::{Command as Cmd, Edition, Header, RawFrame, ResponseFlag};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub const TOKEN: &str = "test-token-0123456789";
+
+/// A free loopback port (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A fresh temporary directory.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "hg-{tag}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A running `host-gateway serve`.
+pub struct Server {
+    pub child: Child,
+    pub data_dir: PathBuf,
+    pub tcp_port: u16,
+    pub api_port: u16,
+    pub stdout: mpsc::Receiver<String>,
+    pub extra: Vec<String>,
+}
+
+impl Server {
+    /// Starts the server with `--api-token TOKEN` and `extra` flags, and waits for the API.
+    pub async fn start(data_dir: PathBuf, extra: &[&str]) -> Server {
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let mut args = vec!["--api-token".to_string(), TOKEN.to_string()];
+        args.extend(extra.iter().cloned());
+        Self::start_raw(data_dir, free_port(), free_port(), &args).await
+    }
+
+    pub async fn start_raw(data_dir: PathBuf, tcp_port: u16, api_port: u16, args: &[String]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_host-gateway"))
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{tcp_port}"))
+            .arg("--api-listen")
+            .arg(format!("127.0.0.1:{api_port}"))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn host-gateway serve");
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let s = Server {
+            child,
+            data_dir,
+            tcp_port,
+            api_port,
+            stdout: rx,
+            extra: args.to_vec(),
+        };
+        let c = reqwest::Client::new();
+        for _ in 0..200 {
+            if c.get(s.url("/api/v1/openapi.json")).send().await.is_ok() {
+                // The TCP listener starts before the API.
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the server did not come up");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.api_port, path)
+    }
+
+    pub fn tcp(&self) -> String {
+        format!("127.0.0.1:{}", self.tcp_port)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = reqwest::Client::new()
+            .get(self.url(path))
+            .bearer_auth(TOKEN)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut rq = reqwest::Client::new()
+            .request(method, self.url(path))
+            .bearer_auth(TOKEN)
+            .timeout(Duration::from_secs(30));
+        if let Some(b) = body {
+            rq = rq.json(&b);
+        }
+        let r = rq.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn import(&self, vins: &[&str]) {
+        let body: Vec<Value> = vins.iter().map(|v| serde_json::json!({ "vin": v })).collect();
+        let (st, v) = self
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/devices/import",
+                Some(Value::Array(body)),
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["imported"], vins.len(), "{v}");
+    }
+
+    /// SIGTERM, then waits (bounded) for the exit.
+    pub fn terminate(&mut self) -> bool {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        for _ in 0..200 {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        false
+    }
+
+    /// kill -9.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A raw T-Box
+
+pub fn vin(s: &str) -> FixedStr<17> {
+    FixedStr::new(s).unwrap()
+}
+
+pub fn now_time() -> Time {
+    Time::from_unix(chrono::Utc::now().timestamp()).unwrap()
+}
+
+/// A 2016 frame.
+pub fn frame(cmd: Cmd, flag: ResponseFlag, v: &str, data: &[u8]) -> Vec<u8> {
+    let header = Header::command(Edition::V2016, cmd, vin(v)).response(flag);
+    let mut buf = vec![0u8; 64 + data.len()];
+    let n = RawFrame { header, data }.emit(&mut buf).unwrap();
+    buf.truncate(n);
+    buf
+}
+
+pub fn login(v: &str, iccid: &str) -> Vec<u8> {
+    let mut d = now_time().0.to_vec();
+    d.extend_from_slice(&1u16.to_be_bytes());
+    let mut ic = [b'0'; 20];
+    ic[..iccid.len()].copy_from_slice(iccid.as_bytes());
+    d.extend_from_slice(&ic);
+    d.extend_from_slice(&[1, 8]);
+    d.extend_from_slice(b"BAT00001");
+    frame(Cmd::VEHICLE_LOGIN, ResponseFlag::COMMAND, v, &d)
+}
+
+/// A real-time (or reissue) report at `unix` whose odometer carries `seq`.
+pub fn report(cmd: Cmd, v: &str, unix: i64, seq: u32) -> Vec<u8> {
+    let mut veh = Vehicle::zeroed();
+    veh.0[5..9].copy_from_slice(&seq.to_be_bytes());
+    let blocks = [InfoBlock::Vehicle(veh)];
+    let r = RealtimeReport {
+        time: Time::from_unix(unix).unwrap(),
+        blocks: RecordList::Items(&blocks),
+    };
+    let mut buf = vec![0u8; r.wire_len()];
+    r.emit(&mut Writer::new(&mut buf)).unwrap();
+    frame(cmd, ResponseFlag::COMMAND, v, &buf)
+}
+
+pub fn heartbeat(v: &str) -> Vec<u8> {
+    frame(Cmd::HEARTBEAT, ResponseFlag::COMMAND, v, &[])
+}
+
+/// A T-Box connection.
+pub struct Tbox {
+    pub sock: TcpStream,
+    rx: Box<Deframer<65556>>,
+    pending: std::collections::VecDeque<Vec<u8>>,
+}
+
+/// What came back.
+#[derive(Debug)]
+pub enum Got {
+    Frame(Vec<u8>),
+    Closed,
+    Nothing,
+}
+
+impl Tbox {
+    pub async fn connect(addr: &str) -> Tbox {
+        Tbox {
+            sock: TcpStream::connect(addr).await.unwrap(),
+            rx: Box::default(),
+            pending: Default::default(),
+        }
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.sock.write_all(bytes).await.unwrap();
+    }
+
+    /// The next frame from the gateway within `secs`.
+    pub async fn recv(&mut self, secs: u64) -> Got {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Some(f) = self.pending.pop_front() {
+                return Got::Frame(f);
+            }
+            let r = tokio::time::timeout_at(deadline, self.sock.read(&mut buf)).await;
+            match r {
+                Err(_) => return Got::Nothing,
+                Ok(Ok(0)) | Ok(Err(_)) => return Got::Closed,
+                Ok(Ok(n)) => {
+                    self.rx.feed(&buf[..n]);
+                    while let Some(ev) = self.rx.poll() {
+                        if let Event::Frame { bytes, .. } = ev {
+                            self.pending.push_back(bytes.to_vec());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next frame, which must come.
+    pub async fn expect(&mut self, secs: u64) -> Vec<u8> {
+        match self.recv(secs).await {
+            Got::Frame(f) => f,
+            other => panic!("expected a frame, got {other:?}"),
+        }
+    }
+
+    /// Logs in and returns the answer's response flag (0 if the link closed without one).
+    pub async fn login(&mut self, v: &str) -> u8 {
+        self.send(&login(v, "89860012345678901234")).await;
+        match self.recv(10).await {
+            Got::Frame(f) => f[3],
+            _ => 0,
+        }
+    }
+
+    /// Whether the gateway closes the link within `secs`.
+    pub async fn closed_within(&mut self, secs: u64) -> bool {
+        loop {
+            match self.recv(secs).await {
+                Got::Closed => return true,
+                Got::Nothing => return false,
+                Got::Frame(_) => continue,
+            }
+        }
+    }
+}
