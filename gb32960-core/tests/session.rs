@@ -954,3 +954,49 @@ fn bad_realtime_data_gets_an_error_answer() {
         )));
     }
 }
+
+/// A 2025 activation sent while the login is still being decided is not refused: it is handed
+/// to the driver like one sent before or after the login.
+#[test]
+fn an_activation_while_the_login_is_decided_is_handed_over() {
+    let id = vin("LACTIVATE00000001");
+    let mut p = PlatformSession::new(PlatformConfig::default(), 0);
+    let login = gb32960_core::message::VehicleLogin2025 {
+        time: Time::from_unix(EPOCH_UNIX).unwrap(),
+        serial: 1,
+        iccid: FixedStr::new("89860000000000000001").unwrap(),
+        packs_per_bms: &[],
+        pack_codes: &[],
+    };
+    p.handle_frame(
+        0,
+        EPOCH_UNIX,
+        &frame_bytes(
+            Header::command(Edition::V2025, Command::VEHICLE_LOGIN, id),
+            Body::VehicleLogin2025(login),
+        ),
+    );
+    let activation = gb32960_core::message::Activation {
+        time: Time::from_unix(EPOCH_UNIX).unwrap(),
+        chip_id: FixedStr(*b"CHIP0001        "),
+        public_key: &[0x04; 64],
+        vin: id,
+        signature: gb32960_core::signature::Signature {
+            algorithm: gb32960_core::signature::SignatureAlgorithm::SM2,
+            r: &[1; 32],
+            s: &[2; 32],
+        },
+    };
+    p.handle_frame(
+        10,
+        EPOCH_UNIX,
+        &frame_bytes(
+            Header::command(Edition::V2025, Command::ACTIVATION, id),
+            Body::Activation(activation),
+        ),
+    );
+    let events: Vec<_> = std::iter::from_fn(|| p.poll_event()).collect();
+    assert!(matches!(events[0], PlatformEvent::LoginRequest { .. }));
+    assert_eq!(events[1], PlatformEvent::ActivationRequest { vin: id });
+    assert_eq!(events.len(), 2, "nothing refused: {events:?}");
+}

@@ -367,6 +367,11 @@ impl PlatformSession {
                     self.login_request = request;
                 }
             }
+            // An activation does not depend on the login: a 2025 terminal may send it right
+            // after its login, before the driver has decided.
+            State::Deciding { .. } if matches!(frame.body, Body::Activation(_)) => {
+                self.event(PlatformEvent::ActivationRequest { vin: h.vin })
+            }
             State::Deciding { .. } => self.refuse(&h, raw.data, Refusal::LoginInProgress, unix),
             State::Vehicle { vin, .. } => {
                 if h.vin != vin {
