@@ -163,6 +163,137 @@ async fn third_party(ctx: &Ctx, gw: &Gateway, req: &AuthRequest) -> Result<(), S
     Ok(())
 }
 
+/// Hashes a platform account's password (argon2, random salt).
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt: [u8; 16] = rand::random();
+    let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?
+        .to_string())
+}
+
+/// Decides a 0x05 platform login against the stored accounts. The error never contains the
+/// password.
+pub async fn platform_account(ctx: &Ctx, gw: &Gateway, username: &str, password: String) -> Result<(), String> {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    let store = ctx.store.clone();
+    let user = username.to_string();
+    let gid = gw.id;
+    tokio::task::spawn_blocking(move || {
+        let (account, hash) = store
+            .platform_account(&user)
+            .map_err(|e| format!("store error: {e:#}"))?
+            .ok_or("unknown platform account")?;
+        if account.gateway_id.is_some_and(|g| g != gid) {
+            return Err(format!(
+                "the account is bound to gateway {}",
+                account.gateway_id.unwrap_or(0)
+            ));
+        }
+        let parsed = PasswordHash::new(&hash).map_err(|e| format!("stored hash: {e}"))?;
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .map_err(|_| "wrong password".to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// Decides a 2025 activation (0x09) and returns the 0x0A answer `(status, info, why)`.
+///
+/// * Success `01 00`: the signature verifies with the public key the frame carries, the VIN is a
+///   device imported into this gateway, and it is not activated with another chip (activating
+///   again with the same chip and key succeeds again). The chip ID, the public key (hex) and the
+///   signature algorithm are stored in the device's metadata under `activation`.
+/// * Failure `02 01` ("chip already activated"): the chip is the problem - the signature does
+///   not verify (the chip did not prove it holds the key), or the chip is activated for another
+///   VIN, or with another key.
+/// * Failure `02 02` ("VIN duplicate"): the VIN is the problem - not imported here, or already
+///   activated with another chip.
+///
+/// The standard has no code for "bad signature" or "unknown vehicle"; these are the closest
+/// (notes 2025 §5.5; A5: the platform answers 0x09 only with 0x0A).
+pub async fn activation(ctx: &Ctx, gw: &Gateway, vin: &str, bytes: &[u8]) -> (u8, u8, String) {
+    use gb32960_core::security::{verify_frame, Verification};
+    let Ok(raw) = gb32960_core::RawFrame::parse(bytes) else {
+        return (0x02, 0x01, "frame does not parse".into());
+    };
+    let Ok(Frame {
+        body: Body::Activation(a),
+        ..
+    }) = Frame::decode(&raw)
+    else {
+        return (0x02, 0x01, "not an activation".into());
+    };
+    match verify_frame(&raw, None) {
+        Some(Verification::Valid) => {}
+        other => {
+            let what = other.map_or("absent", Verification::name);
+            return (0x02, 0x01, format!("signature {what}"));
+        }
+    }
+    if a.vin != raw.header.vin {
+        return (0x02, 0x02, "the VIN in the data unit is not the header's".into());
+    }
+    let chip = text(a.chip_id.trimmed());
+    let public_key = hex::encode_upper(a.public_key);
+    let algorithm = a.signature.algorithm.0;
+    let store = ctx.store.clone();
+    let vin = vin.to_string();
+    let gid = gw.id;
+    let r = tokio::task::spawn_blocking(move || -> anyhow::Result<(u8, u8, String)> {
+        let Some(device) = store.device(&vin)? else {
+            return Ok((0x02, 0x02, "unknown VIN (not imported)".into()));
+        };
+        if device.gateway_id != gid {
+            return Ok((
+                0x02,
+                0x02,
+                format!("VIN is imported into gateway {}", device.gateway_id),
+            ));
+        }
+        let mut meta = match device.metadata {
+            Some(serde_json::Value::Object(m)) => m,
+            Some(other) => {
+                let mut m = serde_json::Map::new();
+                m.insert("imported".into(), other);
+                m
+            }
+            None => serde_json::Map::new(),
+        };
+        if let Some(prev) = meta.get("activation") {
+            if prev["chip_id"] != chip.as_str() {
+                return Ok((0x02, 0x02, "VIN already activated with another chip".into()));
+            }
+            if prev["public_key"] != public_key.as_str() {
+                return Ok((0x02, 0x01, "chip already activated with another key".into()));
+            }
+        }
+        if let Some(other) = store.device_with_chip(&chip)?.filter(|v| *v != vin) {
+            return Ok((0x02, 0x01, format!("chip already activated for {other}")));
+        }
+        meta.insert(
+            "activation".into(),
+            serde_json::json!({
+                "chip_id": chip,
+                "public_key": public_key,
+                "signature_algorithm": algorithm,
+                "activated_at": chrono::Utc::now().timestamp_millis(),
+            }),
+        );
+        store.device_set_metadata(&vin, &serde_json::Value::Object(meta))?;
+        Ok((0x01, 0x00, "activated".into()))
+    })
+    .await;
+    match r {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => (0x02, 0x02, format!("store error: {e:#}")),
+        Err(e) => (0x02, 0x02, e.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

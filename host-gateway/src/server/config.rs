@@ -8,6 +8,9 @@
 //! idle_timeout_secs = 180
 //! downlink_timeout_secs = 10     # per attempt; 3 attempts
 //! retention_days = 0             # 0 keeps frames forever
+//! # retention_secs = 0           # overrides retention_days in seconds (tests, short-lived data)
+//! retention_interval_secs = 3600 # how often the retention purge runs
+//! # POST /api/v1/maintenance/purge purges on demand.
 //!
 //! [[gateways]]
 //! name = "default_gateway"
@@ -75,6 +78,12 @@ pub struct Config {
     pub downlink_timeout_secs: u64,
     #[serde(default)]
     pub retention_days: u32,
+    /// Retention in seconds; overrides `retention_days` when set (mostly for tests).
+    #[serde(default)]
+    pub retention_secs: Option<u64>,
+    /// Interval of the retention purge.
+    #[serde(default = "default_retention_interval")]
+    pub retention_interval_secs: u64,
     #[serde(default)]
     pub gateways: Vec<GatewaySpec>,
     #[serde(default)]
@@ -92,6 +101,9 @@ fn default_api_listen() -> SocketAddr {
 }
 fn default_idle() -> u64 {
     180
+}
+fn default_retention_interval() -> u64 {
+    3600
 }
 fn default_downlink_timeout() -> u64 {
     10
@@ -122,12 +134,28 @@ impl Config {
         if let Some(s) = args.idle_timeout {
             c.idle_timeout_secs = s;
         }
+        if let Some(d) = args.retention_days {
+            c.retention_days = d;
+        }
         c.listen_override = args.listen;
         c.validate()?;
         Ok(c)
     }
 
+    /// How long frames are kept, in ms (None: forever).
+    pub fn retention_ms(&self) -> Option<i64> {
+        match (self.retention_secs, self.retention_days) {
+            (Some(0), _) | (None, 0) => None,
+            (Some(s), _) => Some(i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX / 2)),
+            (None, d) => Some(i64::from(d) * 86_400_000),
+        }
+    }
+
     fn validate(&self) -> Result<()> {
+        anyhow::ensure!(
+            self.retention_interval_secs > 0,
+            "retention_interval_secs: must be at least 1"
+        );
         anyhow::ensure!(self.idle_timeout_secs > 0, "idle_timeout_secs: must be at least 1");
         anyhow::ensure!(
             self.downlink_timeout_secs > 0,

@@ -23,6 +23,8 @@ pub struct Metrics {
     decode_errors: Family<Labels, Counter>,
     store_latency: Histogram,
     downlinks: Family<Labels, Counter>,
+    activations: Family<Labels, Counter>,
+    purged: Counter,
 }
 
 impl Default for Metrics {
@@ -42,6 +44,8 @@ impl Metrics {
             decode_errors: Family::default(),
             store_latency: Histogram::new(exponential_buckets(0.0002, 2.0, 16)),
             downlinks: Family::default(),
+            activations: Family::default(),
+            purged: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("connections", "Open TCP connections", m.connections.clone());
@@ -63,6 +67,8 @@ impl Metrics {
             m.store_latency.clone(),
         );
         registry.register("downlinks", "Downlink commands by outcome", m.downlinks.clone());
+        registry.register("activations", "2025 activations by result", m.activations.clone());
+        registry.register("purged_frames", "Frames deleted by retention", m.purged.clone());
         Metrics { registry, ..m }
     }
 
@@ -93,6 +99,14 @@ impl Metrics {
 
     pub fn downlink(&self, outcome: &str) {
         self.downlinks.get_or_create(&label("outcome", outcome)).inc();
+    }
+
+    pub fn activation(&self, result: &str) {
+        self.activations.get_or_create(&label("result", result)).inc();
+    }
+
+    pub fn purged(&self, n: u64) {
+        self.purged.inc_by(n);
     }
 
     /// The text exposition format.

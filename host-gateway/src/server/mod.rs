@@ -50,6 +50,20 @@ pub struct ServeArgs {
     /// Seconds without a frame after which a connection is closed.
     #[arg(long)]
     pub idle_timeout: Option<u64>,
+    /// Days frames are kept (0: forever); overrides `retention_days` of the file.
+    #[arg(long)]
+    pub retention_days: Option<u32>,
+}
+
+/// Deletes frames received before `before` (Unix ms); returns how many.
+pub async fn purge(ctx: &Ctx, before: i64) -> Result<usize> {
+    let store = ctx.store.clone();
+    let n = tokio::task::spawn_blocking(move || store.purge_frames_before(before)).await??;
+    ctx.metrics.purged(n as u64);
+    if n > 0 {
+        tracing::info!(frames = n, before, "retention: old frames deleted");
+    }
+    Ok(n)
 }
 
 /// Runs the gateway until SIGTERM or Ctrl-C.
@@ -124,7 +138,7 @@ async fn serve(config: Config) -> Result<()> {
     let http = reqwest::Client::new();
     let (sinks, _sink_tasks) = sinks::Sinks::start(&config.sinks, http.clone())?;
     let gateways = sync_gateways(&*store, &config)?;
-    let ctx = Arc::new(Ctx::new(
+    let mut ctx = Ctx::new(
         store.clone(),
         writer.clone(),
         metrics,
@@ -133,7 +147,9 @@ async fn serve(config: Config) -> Result<()> {
         config.idle_timeout_secs * 1000,
         config.downlink_timeout_secs * 1000,
         (now as u64) * 1000,
-    ));
+    );
+    ctx.retention_ms = config.retention_ms();
+    let ctx = Arc::new(ctx);
     let manager = Arc::new(Manager::new(ctx));
     for g in gateways {
         let (id, name, url) = (g.id, g.spec.name.clone(), format!("{}:{}", g.spec.host, g.spec.port));
@@ -163,19 +179,16 @@ async fn serve(config: Config) -> Result<()> {
         }
     });
 
-    if config.retention_days > 0 {
-        let store = store.clone();
-        let keep_ms = i64::from(config.retention_days) * 86_400_000;
+    if let Some(keep_ms) = config.retention_ms() {
+        let ctx = manager.ctx().clone();
+        let every = Duration::from_secs(config.retention_interval_secs);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;
-                let store = store.clone();
                 let before = chrono::Utc::now().timestamp_millis() - keep_ms;
-                match tokio::task::spawn_blocking(move || store.purge_frames_before(before)).await {
-                    Ok(Ok(n)) if n > 0 => tracing::info!(frames = n, "retention: old frames deleted"),
-                    Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "retention failed"),
-                    _ => {}
+                if let Err(e) = purge(&ctx, before).await {
+                    tracing::error!(error = %format!("{e:#}"), "retention failed");
                 }
             }
         });

@@ -274,6 +274,49 @@ pub struct Device {
     pub created_at: i64,
 }
 
+/// A platform account for 0x05 cascade links, as the API shows it (never the password or its
+/// hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct PlatformAccount {
+    pub username: String,
+    /// The only gateway the account may log in on; `None`: any.
+    pub gateway_id: Option<i64>,
+    pub created_at: i64,
+}
+
+/// An account to create (or whose password to replace).
+#[derive(Clone, Deserialize)]
+pub struct PlatformAccountCreate {
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub gateway: Option<i64>,
+}
+
+impl std::fmt::Debug for PlatformAccountCreate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformAccountCreate")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("gateway", &self.gateway)
+            .finish()
+    }
+}
+
+impl PlatformAccountCreate {
+    /// The 0x05 frame carries a 12-byte username and a 20-byte password (ASCII, padded).
+    pub fn validate(&self) -> Result<(), FieldError> {
+        let ok = |s: &str, max: usize| (1..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic());
+        if !ok(&self.username, 12) {
+            return Err(err("username", "must be 1-12 printable ASCII characters (no spaces)"));
+        }
+        if !ok(&self.password, 20) {
+            return Err(err("password", "must be 1-20 printable ASCII characters (no spaces)"));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

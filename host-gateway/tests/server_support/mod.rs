@@ -73,7 +73,14 @@ impl Server {
             .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(data_dir.join("serve.log"))
+                    .map(Stdio::from)
+                    .unwrap_or_else(|_| Stdio::null()),
+            )
             .spawn()
             .expect("spawn host-gateway serve");
         let out = child.stdout.take().unwrap();
@@ -191,7 +198,12 @@ pub fn now_time() -> Time {
 
 /// A 2016 frame.
 pub fn frame(cmd: Cmd, flag: ResponseFlag, v: &str, data: &[u8]) -> Vec<u8> {
-    let header = Header::command(Edition::V2016, cmd, vin(v)).response(flag);
+    frame_ed(Edition::V2016, cmd, flag, v, data)
+}
+
+/// A frame of either edition.
+pub fn frame_ed(edition: Edition, cmd: Cmd, flag: ResponseFlag, v: &str, data: &[u8]) -> Vec<u8> {
+    let header = Header::command(edition, cmd, vin(v)).response(flag);
     let mut buf = vec![0u8; 64 + data.len()];
     let n = RawFrame { header, data }.emit(&mut buf).unwrap();
     buf.truncate(n);
@@ -221,6 +233,156 @@ pub fn report(cmd: Cmd, v: &str, unix: i64, seq: u32) -> Vec<u8> {
     let mut buf = vec![0u8; r.wire_len()];
     r.emit(&mut Writer::new(&mut buf)).unwrap();
     frame(cmd, ResponseFlag::COMMAND, v, &buf)
+}
+
+/// A vehicle login of `edition` (2025: one BMS with one pack code).
+pub fn login_ed(edition: Edition, v: &str) -> Vec<u8> {
+    if edition == Edition::V2016 {
+        return login(v, "89860012345678901234");
+    }
+    let mut d = now_time().0.to_vec();
+    d.extend_from_slice(&1u16.to_be_bytes());
+    d.extend_from_slice(b"89860012345678901234");
+    d.extend_from_slice(&[1, 1]);
+    d.extend_from_slice(&[b'P'; 24]);
+    frame_ed(edition, Cmd::VEHICLE_LOGIN, ResponseFlag::COMMAND, v, &d)
+}
+
+/// A 0x05 platform login (username and password NUL-padded).
+pub fn platform_login(edition: Edition, id: &str, user: &str, pass: &str) -> Vec<u8> {
+    let mut d = now_time().0.to_vec();
+    d.extend_from_slice(&1u16.to_be_bytes());
+    let mut u = [0u8; 12];
+    u[..user.len()].copy_from_slice(user.as_bytes());
+    let mut p = [0u8; 20];
+    p[..pass.len()].copy_from_slice(pass.as_bytes());
+    d.extend_from_slice(&u);
+    d.extend_from_slice(&p);
+    d.push(0x01);
+    frame_ed(edition, Cmd::PLATFORM_LOGIN, ResponseFlag::COMMAND, id, &d)
+}
+
+/// A 0x06 platform logout.
+pub fn platform_logout(edition: Edition, id: &str) -> Vec<u8> {
+    let mut d = now_time().0.to_vec();
+    d.extend_from_slice(&1u16.to_be_bytes());
+    frame_ed(edition, Cmd::PLATFORM_LOGOUT, ResponseFlag::COMMAND, id, &d)
+}
+
+pub fn heartbeat_ed(edition: Edition, v: &str) -> Vec<u8> {
+    frame_ed(edition, Cmd::HEARTBEAT, ResponseFlag::COMMAND, v, &[])
+}
+
+/// Scrapes `/metrics` and returns the value of the sample line starting with `prefix`
+/// (0 if absent).
+pub async fn metric(s: &Server, prefix: &str) -> f64 {
+    let text = reqwest::get(s.url("/metrics")).await.unwrap().text().await.unwrap();
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The core's T-Box machine over TCP (answers 0x80/0x81/0x82 itself)
+
+pub struct CoreTbox {
+    pub events: tokio::sync::mpsc::UnboundedReceiver<gb32960_core::session::tbox::TboxEvent>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for CoreTbox {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl CoreTbox {
+    /// Connects a T-Box of `edition` for `v` and drives it until dropped.
+    pub async fn start(addr: &str, edition: Edition, v: &str) -> CoreTbox {
+        use gb32960_core::session::params::Parameters;
+        use gb32960_core::session::reissue::MemoryStore;
+        use gb32960_core::session::tbox::{Tbox as Machine, TboxConfig};
+        let mut sock = TcpStream::connect(addr).await.unwrap();
+        let mut config = TboxConfig::new(edition, vin(v), FixedStr::new("89860012345678901234").unwrap());
+        if edition == Edition::V2025 {
+            config.login_codes.packs_per_bms.push(1).unwrap();
+            config.login_codes.codes.extend_from_slice(&[b'P'; 24]).unwrap();
+        } else {
+            config.login_codes.subsystem_count = 1;
+            config.login_codes.code_len = 8;
+            config.login_codes.codes.extend_from_slice(b"BAT00001").unwrap();
+        }
+        let mut params = Parameters::defaults(edition);
+        params.report_period_s = if edition == Edition::V2025 { 30 } else { 600 };
+        let origin = tokio::time::Instant::now();
+        let (tx, events) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            let now = move || origin.elapsed().as_millis() as u64;
+            let mut m = Box::new(Machine::<MemoryStore<4, 1024>, 1024, 8>::new(
+                config,
+                params,
+                MemoryStore::new(),
+                now(),
+            ));
+            m.set_wall_clock(chrono::Utc::now().timestamp(), now());
+            m.handle_connected(now());
+            let mut deframer: Box<Deframer<65556>> = Box::default();
+            let mut out = vec![0u8; 4096];
+            let mut buf = vec![0u8; 4096];
+            loop {
+                m.handle_timeout(now());
+                while let Some(e) = m.poll_event() {
+                    let _ = tx.send(e);
+                }
+                while let Some(n) = m.poll_transmit(now(), &mut out) {
+                    if sock.write_all(&out[..n]).await.is_err() {
+                        return;
+                    }
+                }
+                let wait = m
+                    .poll_timeout()
+                    .unwrap_or(now() + 1000)
+                    .saturating_sub(now())
+                    .clamp(1, 200);
+                match tokio::time::timeout(Duration::from_millis(wait), sock.read(&mut buf)).await {
+                    Err(_) => {}
+                    Ok(Ok(0)) | Ok(Err(_)) => return,
+                    Ok(Ok(n)) => {
+                        let mut input = &buf[..n];
+                        while !input.is_empty() {
+                            let k = deframer.feed(input);
+                            input = &input[k..];
+                            while let Some(ev) = deframer.poll() {
+                                if let Event::Frame { bytes, .. } = ev {
+                                    let f = bytes.to_vec();
+                                    m.handle_frame(now(), &f);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        CoreTbox { events, task }
+    }
+
+    /// Waits (bounded) for an event matching `f`.
+    pub async fn wait_for(
+        &mut self,
+        secs: u64,
+        f: impl Fn(&gb32960_core::session::tbox::TboxEvent) -> bool,
+    ) -> gb32960_core::session::tbox::TboxEvent {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(e)) if f(&e) => return e,
+                Ok(Some(_)) => continue,
+                other => panic!("event not seen within {secs} s: {other:?}"),
+            }
+        }
+    }
 }
 
 pub fn heartbeat(v: &str) -> Vec<u8> {

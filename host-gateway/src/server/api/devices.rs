@@ -1,18 +1,13 @@
 //! `/api/v1/devices`: import (JSON list or CSV), a device with its activity, its messages, and
 //! downlink commands answered by the terminal.
 
-use std::time::Duration;
-
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
-use gb32960_core::Time;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
 use super::{blocking, ApiError, ApiResult, AppState};
-use crate::server::gateway::registry::{ConnCommand, DownlinkOutcome};
 use crate::server::model::DeviceImport;
 use crate::server::store::MessageQuery;
 
@@ -176,7 +171,7 @@ fn time_bound(field: &str, v: Option<String>) -> ApiResult<Option<i64>> {
 }
 
 /// A command: a number (2, 0x02) or a name (`realtime_report`).
-fn command_of(s: &str) -> Option<u8> {
+pub(super) fn command_of(s: &str) -> Option<u8> {
     if let Some(h) = s.strip_prefix("0x") {
         return u8::from_str_radix(h, 16).ok();
     }
@@ -205,93 +200,6 @@ pub async fn messages(
     let store = s.manager.ctx().store.clone();
     let items = blocking(move || store.messages(&mq)).await?;
     Ok(Json(json!({ "items": items })))
-}
-
-#[derive(Deserialize)]
-pub struct CommandBody {
-    /// `query` (0x80), `set` (0x81) or `control` (0x82).
-    command: String,
-    /// For `query`: the parameter ids.
-    #[serde(default)]
-    params: Vec<u8>,
-    /// For `set` and `control`: the data unit after the time, as hex.
-    #[serde(default)]
-    data: Option<String>,
-    /// How long to wait for the answer (default: every attempt of the downlink timeout).
-    timeout_secs: Option<u64>,
-}
-
-pub async fn command(
-    State(s): State<AppState>,
-    Path(vin): Path<String>,
-    Json(body): Json<CommandBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let code = match body.command.as_str() {
-        "query" => 0x80,
-        "set" => 0x81,
-        "control" => 0x82,
-        other => {
-            return Err(crate::server::model::FieldError {
-                field: "command".into(),
-                message: format!("{other:?} is not query, set or control"),
-            }
-            .into())
-        }
-    };
-    let time = Time::from_unix(chrono::Utc::now().timestamp()).unwrap_or_default();
-    let mut data_unit = time.0.to_vec();
-    if code == 0x80 {
-        if body.params.is_empty() || body.params.len() > 252 {
-            return Err(crate::server::model::FieldError {
-                field: "params".into(),
-                message: "give 1-252 parameter ids".into(),
-            }
-            .into());
-        }
-        data_unit.push(body.params.len() as u8);
-        data_unit.extend_from_slice(&body.params);
-    } else {
-        let hex_data = body.data.as_deref().ok_or_else(|| crate::server::model::FieldError {
-            field: "data".into(),
-            message: "set and control need the data unit after the time, as hex".into(),
-        })?;
-        let bytes = hex::decode(hex_data.replace(' ', "")).map_err(|e| crate::server::model::FieldError {
-            field: "data".into(),
-            message: format!("not hex: {e}"),
-        })?;
-        data_unit.extend_from_slice(&bytes);
-    }
-    let ctx = s.manager.ctx();
-    let online = ctx
-        .registry
-        .get(&vin)
-        .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, format!("{vin} is not online")))?;
-    let (reply, answer) = oneshot::channel();
-    online
-        .tx
-        .send(ConnCommand::Downlink {
-            command: code,
-            data_unit,
-            reply,
-        })
-        .map_err(|_| ApiError::new(StatusCode::CONFLICT, format!("{vin} went offline")))?;
-    let wait = Duration::from_secs(body.timeout_secs.unwrap_or(ctx.downlink_timeout_ms / 1000 * 3 + 5));
-    let outcome = match tokio::time::timeout(wait, answer).await {
-        Ok(Ok(o)) => o,
-        Ok(Err(_)) => DownlinkOutcome::Failed {
-            reason: "connection closed".into(),
-        },
-        Err(_) => DownlinkOutcome::TimedOut,
-    };
-    let status = match &outcome {
-        DownlinkOutcome::Answered { .. } => StatusCode::OK,
-        DownlinkOutcome::TimedOut => StatusCode::GATEWAY_TIMEOUT,
-        DownlinkOutcome::Failed { .. } => StatusCode::CONFLICT,
-    };
-    Ok((
-        status,
-        Json(serde_json::to_value(outcome).map_err(anyhow::Error::from)?),
-    ))
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! The admin HTTP API (axum): bearer-token authentication, JSON errors naming the field.
 
+mod admin;
+mod commands;
 mod devices;
 mod gateways;
 mod openapi;
@@ -140,7 +142,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/devices/import", post(devices::import))
         .route("/api/v1/devices/{vin}", get(devices::get_one))
         .route("/api/v1/devices/{vin}/messages", get(devices::messages))
-        .route("/api/v1/devices/{vin}/commands", post(devices::command))
+        .route("/api/v1/devices/{vin}/commands", post(commands::command))
+        .route(
+            "/api/v1/platform-accounts",
+            post(admin::account_create).get(admin::account_list),
+        )
+        .route("/api/v1/platform-accounts/{username}", delete(admin::account_delete))
+        .route("/api/v1/maintenance/purge", post(admin::purge))
         .route("/api/v1/sessions", get(sessions::list))
         .route("/api/v1/sessions/{vin}", delete(sessions::kick))
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_token));

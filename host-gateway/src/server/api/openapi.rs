@@ -49,7 +49,15 @@ pub async fn document() -> Json<Value> {
                 "get": op("Stored frames, newest first", &[("vin", "path"), ("command", "query"), ("from", "query"), ("to", "query"), ("limit", "query")], None),
             },
             "/api/v1/devices/{vin}/commands": {
-                "post": op("Send query/set/control and wait for the answer ({command, params, data, timeout_secs})", &vin, Some("application/json")),
+                "post": op("Send query/set/control built for the device's edition and wait for the answer ({command, params, control, level, message, data, timeout_secs}); 409 offline, 504 no answer", &vin, Some("application/json")),
+            },
+            "/api/v1/platform-accounts": {
+                "get": op("Platform accounts for 0x05 cascade links (no passwords or hashes)", &[], None),
+                "post": op("Create an account or replace its password ({username, password, gateway}); stored as an argon2 hash", &[], Some("application/json")),
+            },
+            "/api/v1/platform-accounts/{username}": { "delete": op("Delete a platform account", &[("username", "path")], None) },
+            "/api/v1/maintenance/purge": {
+                "post": op("Delete frames received before `before` (Unix ms), or older than `older_than_secs`, or the configured retention", &[], Some("application/json")),
             },
             "/api/v1/sessions": { "get": op("Online sessions (?history=true adds stored ones)", &[("history", "query"), ("vin", "query"), ("limit", "query")], None) },
             "/api/v1/sessions/{vin}": { "delete": op("Close a VIN's connection", &vin, None) },

@@ -20,6 +20,7 @@ use super::registry::{ConnCommand, DownlinkOutcome, Online};
 use super::Ctx;
 use crate::server::auth::{self, AuthRequest};
 use crate::server::model::{DuplicatePolicy, Gateway};
+use crate::server::sinks;
 use crate::server::store::{FrameRecord, SessionChange, Write};
 
 /// The largest legal frame.
@@ -76,8 +77,11 @@ struct Conn {
     peer: SocketAddr,
     conn_id: u64,
     session: PlatformSession,
-    /// The VIN logged in and registered on this link.
-    vin: Option<String>,
+    /// The VINs online on this link and their session ids (one on a vehicle link; the
+    /// forwarded vehicles on a cascade link).
+    online: HashMap<String, u64>,
+    /// On a cascade link: the platform's code once its login was accepted.
+    cascade_id: Option<String>,
     /// The login frame awaiting the decision (stored once accepted).
     login_frame: Option<Vec<u8>>,
     downlinks: HashMap<u32, oneshot::Sender<DownlinkOutcome>>,
@@ -101,7 +105,8 @@ impl Conn {
             peer,
             conn_id,
             session,
-            vin: None,
+            online: HashMap::new(),
+            cascade_id: None,
             login_frame: None,
             downlinks: HashMap::new(),
             tx,
@@ -178,11 +183,14 @@ impl Conn {
         match cmd {
             ConnCommand::Kick { reason } => self.close_reason = Some(reason),
             ConnCommand::Downlink {
+                vin,
                 command,
                 data_unit,
                 reply,
             } => {
-                let Some(vin) = self.session.vin() else {
+                let target = FixedStr::<17>::new(&vin);
+                let (Some(_), Some(vin)) = (self.session.vin(), target) else {
+                    self.ctx.metrics.downlink("failed");
                     let _ = reply.send(DownlinkOutcome::Failed {
                         reason: "not logged in".into(),
                     });
@@ -221,15 +229,14 @@ impl Conn {
             json: json.to_string(),
             report_key,
         };
-        let message = serde_json::json!({
-            "type": "frame",
-            "gateway_id": record.gateway_id,
-            "vin": record.vin,
-            "received_at": record.received_at,
-            "command": record.command,
-            "raw": hex::encode_upper(bytes),
-            "frame": json,
-        });
+        let message = sinks::message(
+            &self.gw,
+            "frame",
+            &record.vin,
+            record.received_at,
+            json,
+            serde_json::json!({ "command": record.command, "raw": hex::encode_upper(bytes) }),
+        );
         match self.ctx.writer.write(Write::Frame(record)).await {
             Ok(()) => {
                 self.ctx.metrics.frame(h.command.name(h.edition));
@@ -251,14 +258,27 @@ impl Conn {
                     self.login_frame = frame.map(<[u8]>::to_vec);
                     self.decide_login(vin_text(&vin)).await;
                 }
-                PlatformEvent::PlatformLoginRequest { id, .. } => {
-                    tracing::warn!(id = %vin_text(&id), "platform (cascade) logins are not supported; refused");
-                    self.ctx.metrics.login("refused");
-                    self.session
-                        .reject_login(chrono::Utc::now().timestamp(), ResponseFlag::ERROR);
+                PlatformEvent::PlatformLoginRequest {
+                    id, username, password, ..
+                } => {
+                    let username = String::from_utf8_lossy(username.trimmed()).into_owned();
+                    let password = String::from_utf8_lossy(password.trimmed()).into_owned();
+                    self.decide_platform_login(vin_text(&id), username, password).await;
                 }
-                PlatformEvent::LoggedIn { vin, cascade: false } => self.logged_in(vin_text(&vin)).await,
-                PlatformEvent::LoggedIn { cascade: true, .. } => {}
+                PlatformEvent::LoggedIn { vin, cascade: false } => self.logged_in(vin_text(&vin), None).await,
+                PlatformEvent::LoggedIn { vin, cascade: true } => {
+                    let vin = vin_text(&vin);
+                    if self.cascade_id.is_none() {
+                        // The platform's own login was accepted: the cascade link is open.
+                        tracing::Span::current().record("vin", vin.as_str());
+                        tracing::info!(platform = %vin, "cascade link opened");
+                        self.cascade_id = Some(vin);
+                    } else {
+                        // A vehicle forwarded by the platform.
+                        self.login_frame = frame.map(<[u8]>::to_vec);
+                        self.logged_in(vin, Some(self.ctx.next_conn_id())).await;
+                    }
+                }
                 PlatformEvent::Report {
                     command, time, digest, ..
                 } => {
@@ -270,15 +290,27 @@ impl Conn {
                 }
                 PlatformEvent::Heartbeat { .. }
                 | PlatformEvent::TimeCalibration { .. }
-                | PlatformEvent::KeyExchange { .. }
-                | PlatformEvent::LoggedOut { .. } => {
+                | PlatformEvent::KeyExchange { .. } => {
                     if let Some(f) = frame {
                         self.store_frame(f, None).await;
                     }
                 }
-                PlatformEvent::ActivationRequest { .. } => {
-                    tracing::warn!("activation requests are not handled yet");
+                PlatformEvent::LoggedOut { vin } => {
+                    let platform_logout = frame.is_some_and(|f| f.get(2) == Some(&Command::PLATFORM_LOGOUT.0));
+                    if platform_logout {
+                        // 0x06 closes the cascade link (the session closes it); its frame is
+                        // link-level and not stored.
+                        tracing::info!("cascade link closed by the platform's logout");
+                    } else {
+                        if let Some(f) = frame {
+                            self.store_frame(f, None).await;
+                        }
+                        if self.cascade_id.is_some() {
+                            self.went_offline(&vin_text(&vin), "logged out").await;
+                        }
+                    }
                 }
+                PlatformEvent::ActivationRequest { vin } => self.activation(vin, frame).await,
                 PlatformEvent::DownlinkAnswered { id, flag, .. } => {
                     if let Some(f) = frame {
                         self.store_frame(f, None).await;
@@ -356,31 +388,44 @@ impl Conn {
         self.session.accept_login(self.ctx.now_ms(), unix);
     }
 
-    async fn logged_in(&mut self, vin: String) {
-        tracing::Span::current().record("vin", vin.as_str());
+    /// A VIN went online on this link: `session_id` is the connection's id on a vehicle link,
+    /// a fresh one for a vehicle forwarded on a cascade link.
+    async fn logged_in(&mut self, vin: String, session_id: Option<u64>) {
+        if self.cascade_id.is_none() {
+            tracing::Span::current().record("vin", vin.as_str());
+        }
         let at = now_unix_ms();
-        if self.vin.as_deref() != Some(vin.as_str()) {
+        if !self.online.contains_key(&vin) {
+            let session_id = session_id.unwrap_or(self.conn_id);
+            let edition = edition_str(self.session.edition().unwrap_or(Edition::V2016));
             self.ctx.registry.register(Online {
                 vin: vin.clone(),
-                conn_id: self.conn_id,
+                conn_id: session_id,
                 gateway_id: self.gw.id,
                 peer: self.peer.to_string(),
                 online_since: at,
+                edition,
+                cascade: self.cascade_id.clone(),
                 tx: self.tx.clone(),
             });
             self.ctx.writer.write_later(Write::Session(SessionChange::Online {
-                conn_id: self.conn_id,
+                conn_id: session_id,
                 vin: vin.clone(),
                 gateway_id: self.gw.id,
                 peer: self.peer.to_string(),
                 at,
             }));
-            self.ctx.sinks.publish(serde_json::json!({
-                "type": "online", "gateway_id": self.gw.id, "vin": vin, "conn_id": self.conn_id, "at": at,
-            }));
-            self.vin = Some(vin);
+            self.ctx.sinks.publish(sinks::message(
+                &self.gw,
+                "online",
+                &vin,
+                at,
+                serde_json::Value::Null,
+                serde_json::json!({ "conn_id": session_id, "at": at, "edition": edition }),
+            ));
+            self.online.insert(vin.clone(), session_id);
         }
-        tracing::info!("logged in");
+        tracing::info!(%vin, "logged in");
         if let Some(f) = self.login_frame.take() {
             self.store_frame(&f, None).await;
         }
@@ -392,23 +437,77 @@ impl Conn {
                 reason: format!("connection closed: {reason}"),
             });
         }
-        if let Some(vin) = self.vin.take() {
-            self.ctx.registry.unregister(&vin, self.conn_id);
-            let at = now_unix_ms();
-            // Waited for, so that a drain on shutdown finds the session closed.
-            let _ = self
-                .ctx
-                .writer
-                .write(Write::Session(SessionChange::Offline {
-                    conn_id: self.conn_id,
-                    at,
-                    reason: reason.to_string(),
-                }))
-                .await;
-            self.ctx.sinks.publish(serde_json::json!({
-                "type": "offline", "gateway_id": self.gw.id, "vin": vin, "conn_id": self.conn_id, "at": at, "reason": reason,
-            }));
+        let mut vins: Vec<String> = self.online.keys().cloned().collect();
+        vins.sort();
+        for vin in vins {
+            self.went_offline(&vin, reason).await;
         }
         tracing::info!(reason, "connection closed");
+    }
+
+    /// A VIN of this link went offline.
+    async fn went_offline(&mut self, vin: &str, reason: &str) {
+        let Some(session_id) = self.online.remove(vin) else {
+            return;
+        };
+        self.ctx.registry.unregister(vin, session_id);
+        let at = now_unix_ms();
+        // Waited for, so that a drain on shutdown finds the session closed.
+        let _ = self
+            .ctx
+            .writer
+            .write(Write::Session(SessionChange::Offline {
+                conn_id: session_id,
+                at,
+                reason: reason.to_string(),
+            }))
+            .await;
+        self.ctx.sinks.publish(sinks::message(
+            &self.gw,
+            "offline",
+            vin,
+            at,
+            serde_json::Value::Null,
+            serde_json::json!({ "conn_id": session_id, "at": at, "reason": reason }),
+        ));
+    }
+
+    /// A 0x05 platform login: a stored account (argon2 hash), optionally bound to a gateway.
+    /// The password is never logged.
+    async fn decide_platform_login(&mut self, id: String, username: String, password: String) {
+        let unix = chrono::Utc::now().timestamp();
+        let verdict = auth::platform_account(&self.ctx, &self.gw, &username, password).await;
+        match verdict {
+            Ok(()) => {
+                tracing::info!(platform = %id, %username, "platform login accepted");
+                self.ctx.metrics.login("platform_accepted");
+                self.session.accept_login(self.ctx.now_ms(), unix);
+            }
+            Err(why) => {
+                tracing::warn!(platform = %id, %username, reason = %why, "platform login refused");
+                self.ctx.metrics.login("platform_refused");
+                self.session.reject_login(unix, ResponseFlag::ERROR);
+            }
+        }
+    }
+
+    /// A 2025 activation (0x09): answered with 0x0A (see [`auth::activation`]).
+    async fn activation(&mut self, vin: FixedStr<17>, frame: Option<&[u8]>) {
+        let text = vin_text(&vin);
+        let (status, info, why) = match frame {
+            Some(f) => auth::activation(&self.ctx, &self.gw, &text, f).await,
+            None => (0x02, 0x02, "no frame".to_string()),
+        };
+        if status == 0x01 {
+            tracing::info!(vin = %text, "activation accepted");
+            self.ctx.metrics.activation("succeeded");
+            if let Some(f) = frame {
+                self.store_frame(f, None).await;
+            }
+        } else {
+            tracing::warn!(vin = %text, status, info, reason = %why, "activation refused");
+            self.ctx.metrics.activation("failed");
+        }
+        self.session.answer_activation(vin, status, info);
     }
 }

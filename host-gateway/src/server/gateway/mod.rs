@@ -30,6 +30,8 @@ pub struct Ctx {
     pub http: reqwest::Client,
     pub idle_timeout_ms: u64,
     pub downlink_timeout_ms: u64,
+    /// How long frames are kept (None: forever).
+    pub retention_ms: Option<i64>,
     clock: Instant,
     next_conn: AtomicU64,
 }
@@ -55,6 +57,7 @@ impl Ctx {
             http,
             idle_timeout_ms,
             downlink_timeout_ms,
+            retention_ms: None,
             clock: Instant::now(),
             next_conn: AtomicU64::new(first_conn_id),
         }

@@ -30,6 +30,8 @@ pub enum ConnCommand {
     Kick { reason: String },
     /// Send a downlink command (0x80-0x82) with this data unit and report the outcome.
     Downlink {
+        /// The addressed VIN (on a cascade link, one of the forwarded vehicles).
+        vin: String,
         command: u8,
         data_unit: Vec<u8>,
         reply: oneshot::Sender<DownlinkOutcome>,
@@ -45,6 +47,11 @@ pub struct Online {
     pub peer: String,
     /// Unix ms of the login.
     pub online_since: i64,
+    /// The edition spoken ("2016" or "2025").
+    pub edition: &'static str,
+    /// On a cascade (0x05 platform) link: the platform's code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cascade: Option<String>,
     #[serde(skip)]
     pub tx: mpsc::UnboundedSender<ConnCommand>,
 }

@@ -12,6 +12,27 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::config::SinksConfig;
+use super::model::Gateway;
+
+/// A sink message (docs/json.md, "Sink messages"): `kind` is `frame`, `online` or `offline`;
+/// `frame` is the decoded frame (null for online/offline). `type` and `gateway_id` are kept
+/// from the first version of the shape; `extra` fields are appended.
+pub fn message(gw: &Gateway, kind: &str, vin: &str, received_at: i64, frame: Value, extra: Value) -> Value {
+    let mut m = serde_json::json!({
+        "gateway": gw.spec.name,
+        "gateway_id": gw.id,
+        "product": gw.product,
+        "vin": vin,
+        "received_at": received_at,
+        "kind": kind,
+        "type": kind,
+        "frame": frame,
+    });
+    if let (Some(o), Value::Object(e)) = (m.as_object_mut(), extra) {
+        o.extend(e);
+    }
+    m
+}
 
 /// The configured sinks.
 #[derive(Clone, Default)]

@@ -7,7 +7,7 @@ pub mod writer;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::model::{Device, DeviceImport, Gateway, GatewaySpec};
+use super::model::{Device, DeviceImport, Gateway, GatewaySpec, PlatformAccount};
 
 /// One accepted frame as stored.
 #[derive(Debug, Clone)]
@@ -116,4 +116,16 @@ pub trait Store: Send + Sync + 'static {
     fn sessions(&self, vin: Option<&str>, limit: u32) -> Result<Vec<SessionRow>>;
     /// Deletes frames received before `before` (Unix ms); returns how many.
     fn purge_frames_before(&self, before: i64) -> Result<usize>;
+
+    /// Replaces a device's metadata (the device must exist; false otherwise).
+    fn device_set_metadata(&self, vin: &str, metadata: &serde_json::Value) -> Result<bool>;
+    /// The VIN whose activation holds chip `chip_id`, if any.
+    fn device_with_chip(&self, chip_id: &str) -> Result<Option<String>>;
+
+    /// Creates a platform account or replaces its hash and gateway; true if created.
+    fn platform_account_put(&self, username: &str, hash: &str, gateway_id: Option<i64>) -> Result<bool>;
+    fn platform_accounts(&self) -> Result<Vec<PlatformAccount>>;
+    /// An account with its argon2 hash.
+    fn platform_account(&self, username: &str) -> Result<Option<(PlatformAccount, String)>>;
+    fn platform_account_delete(&self, username: &str) -> Result<bool>;
 }

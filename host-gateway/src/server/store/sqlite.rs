@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{DeviceActivity, MessageQuery, SessionChange, SessionRow, Store, StoredFrame, Write};
-use crate::server::model::{Device, DeviceImport, FieldError, Gateway, GatewaySpec};
+use crate::server::model::{Device, DeviceImport, FieldError, Gateway, GatewaySpec, PlatformAccount};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -49,6 +49,12 @@ CREATE TABLE IF NOT EXISTS frames (
 CREATE INDEX IF NOT EXISTS frames_vin ON frames (vin, received_at);
 CREATE INDEX IF NOT EXISTS frames_received ON frames (received_at);
 CREATE UNIQUE INDEX IF NOT EXISTS frames_report ON frames (vin, report_time, digest);
+CREATE TABLE IF NOT EXISTS platform_accounts (
+    username TEXT PRIMARY KEY,
+    hash TEXT NOT NULL,
+    gateway_id INTEGER,
+    created_at INTEGER NOT NULL
+);
 ";
 
 /// SQLite store in `<data_dir>/gateway.db`.
@@ -349,6 +355,85 @@ impl Store for SqliteStore {
         Ok(self
             .w()
             .execute("DELETE FROM frames WHERE received_at < ?1", [before])?)
+    }
+
+    fn device_set_metadata(&self, vin: &str, metadata: &serde_json::Value) -> Result<bool> {
+        Ok(self.w().execute(
+            "UPDATE devices SET metadata = ?2 WHERE vin = ?1",
+            params![vin, metadata.to_string()],
+        )? > 0)
+    }
+
+    fn device_with_chip(&self, chip_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .r()
+            .query_row(
+                "SELECT vin FROM devices WHERE json_valid(metadata) AND json_extract(metadata, '$.activation.chip_id') = ?1 LIMIT 1",
+                [chip_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn platform_account_put(&self, username: &str, hash: &str, gateway_id: Option<i64>) -> Result<bool> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let c = self.w();
+        let existed: bool = c
+            .query_row(
+                "SELECT 1 FROM platform_accounts WHERE username = ?1",
+                [username],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        c.execute(
+            "INSERT INTO platform_accounts (username, hash, gateway_id, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(username) DO UPDATE SET hash = excluded.hash, gateway_id = excluded.gateway_id",
+            params![username, hash, gateway_id, now],
+        )?;
+        Ok(!existed)
+    }
+
+    fn platform_accounts(&self) -> Result<Vec<PlatformAccount>> {
+        let c = self.r();
+        let mut s = c.prepare("SELECT username, gateway_id, created_at FROM platform_accounts ORDER BY username")?;
+        let rows = s
+            .query_map([], |r| {
+                Ok(PlatformAccount {
+                    username: r.get(0)?,
+                    gateway_id: r.get(1)?,
+                    created_at: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn platform_account(&self, username: &str) -> Result<Option<(PlatformAccount, String)>> {
+        Ok(self
+            .r()
+            .query_row(
+                "SELECT username, gateway_id, created_at, hash FROM platform_accounts WHERE username = ?1",
+                [username],
+                |r| {
+                    Ok((
+                        PlatformAccount {
+                            username: r.get(0)?,
+                            gateway_id: r.get(1)?,
+                            created_at: r.get(2)?,
+                        },
+                        r.get(3)?,
+                    ))
+                },
+            )
+            .optional()?)
+    }
+
+    fn platform_account_delete(&self, username: &str) -> Result<bool> {
+        Ok(self
+            .w()
+            .execute("DELETE FROM platform_accounts WHERE username = ?1", [username])?
+            > 0)
     }
 }
 
