@@ -14,7 +14,7 @@ use server_support::*;
 async fn fleet_through_the_gateway(edition: &str) {
     let s = Server::start(temp_dir(&format!("sim{edition}")), &[]).await;
     let prefix = if edition == "2016" { "LSIMA" } else { "LSIMB" };
-    let mut sim = Command::new(env!("CARGO_BIN_EXE_host-gateway"))
+    let sim = Command::new(env!("CARGO_BIN_EXE_host-gateway"))
         .args([
             "sim",
             "--gateway",
