@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+mod load;
+
 type Error = Box<dyn std::error::Error>;
 type Result<T = (), E = Error> = std::result::Result<T, E>;
 
@@ -33,7 +35,7 @@ Commands:
   fuzz [SECONDS]   Fuzz the `decode` target of gb32960-core/fuzz with cargo-fuzz on
                      nightly for SECONDS (default 60)
   bench            Run the codec benchmarks (cargo bench -p gb32960-core --bench codec)
-  help             Print this message
+{LOAD}  help             Print this message
 
 Environment:
   GB32960_ORACLE_PYTHON   set by `setup` for later steps: the oracle venv's python
@@ -68,13 +70,16 @@ fn main() -> ExitCode {
 
     let steps = match command {
         "help" | "-h" | "--help" => {
-            print!("{USAGE}");
+            print!("{}", usage());
             return ExitCode::SUCCESS;
         }
         "ci" => no_args(command, rest).map(|()| ci_steps()),
         "setup" => no_args(command, rest).map(|()| vec![Step::new("setup", setup)]),
         "fuzz" => fuzz_seconds(rest).map(|seconds| vec![Step::new("fuzz", move |ctx: &mut Ctx| fuzz(ctx, seconds))]),
         "bench" => no_args(command, rest).map(|()| vec![Step::new("bench", bench)]),
+        "load" => {
+            load::Opts::parse(rest).map(|opts| vec![Step::new("load", move |ctx: &mut Ctx| load::run(ctx, opts))])
+        }
         other => Err(format!("unknown command `{other}`").into()),
     };
 
@@ -82,10 +87,15 @@ fn main() -> ExitCode {
         Ok(steps) => run_steps(&mut Ctx::new(), steps),
         Err(e) => {
             eprintln!("error: {e}\n");
-            eprint!("{USAGE}");
+            eprint!("{}", usage());
             ExitCode::from(2)
         }
     }
+}
+
+/// The usage text, with the `load` options spliced in.
+fn usage() -> String {
+    USAGE.replace("{LOAD}", load::USAGE)
 }
 
 fn no_args(command: &str, rest: &[String]) -> Result {
