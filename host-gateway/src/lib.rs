@@ -3,5 +3,6 @@
 pub mod cli_codec;
 pub mod cli_security;
 pub mod json_encode;
+pub mod limits;
 pub mod server;
 pub mod sim;

@@ -76,6 +76,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .with_writer(std::io::stderr)
         .try_init();
     let config = Config::load(&args)?;
+    // One descriptor per connected vehicle: as many as the hard limit allows.
+    crate::limits::raise_nofile_to_hard();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

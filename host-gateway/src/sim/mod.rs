@@ -10,7 +10,6 @@
 //! Output: a progress bar on stderr (only on a terminal), the final statistics on stdout (text,
 //! or one JSON object with `--json`). The exit status is non-zero when no vehicle could log in.
 
-pub mod limits;
 pub mod register;
 pub mod report;
 pub mod stats;
@@ -93,7 +92,7 @@ pub fn run(args: SimArgs) -> Result<()> {
             .try_init();
     }
     let plan = Plan::new(&args)?;
-    limits::raise_nofile_limit(args.vehicles);
+    crate::limits::raise_nofile_limit(args.vehicles);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
