@@ -94,15 +94,11 @@ impl<'a> Alarm<'a> {
     }
 
     pub(crate) fn parse(i: &'a [u8]) -> PResult<'a, Self> {
-        let (i, head) = array(i)?;
-        let (i, ress_faults) = parse_counted(Width::Byte, i)?;
-        let (i, motor_faults) = parse_counted(Width::Byte, i)?;
-        let (i, engine_faults) = parse_counted(Width::Byte, i)?;
-        let (i, other_faults) = parse_counted(Width::Byte, i)?;
+        let (i, (head, [ress_faults, motor_faults, engine_faults, other_faults])) = parse_faults(i)?;
         Ok((
             i,
             Alarm {
-                head: AlarmHead(head),
+                head,
                 ress_faults,
                 motor_faults,
                 engine_faults,
@@ -111,18 +107,35 @@ impl<'a> Alarm<'a> {
         ))
     }
     pub(crate) fn wire_len(&self) -> usize {
-        AlarmHead::LEN
-            + self
-                .fault_lists()
-                .iter()
-                .map(|l| counted_len(Width::Byte, *l))
-                .sum::<usize>()
+        faults_len(self.fault_lists())
     }
     pub(crate) fn emit(&self, w: &mut Writer<'_>) -> Result<()> {
-        w.bytes(&self.head.0)?;
-        for l in self.fault_lists() {
-            emit_counted(Width::Byte, l, w, "fault count")?;
-        }
-        Ok(())
+        emit_faults(&self.head, self.fault_lists(), w)
     }
+}
+
+/// The part of the alarm block both editions share: level and flags, then the four BYTE-counted
+/// lists of DWORD fault codes (RESS, drive motor, engine, other). 2025 appends its
+/// general-alarm list (`v2025::Alarm`).
+pub(crate) fn parse_faults<'a>(i: &'a [u8]) -> PResult<'a, (AlarmHead, [Reading<List<'a, u32>>; 4])> {
+    let (i, head) = array(i)?;
+    let (i, ress) = parse_counted(Width::Byte, i)?;
+    let (i, motor) = parse_counted(Width::Byte, i)?;
+    let (i, engine) = parse_counted(Width::Byte, i)?;
+    let (i, other) = parse_counted(Width::Byte, i)?;
+    Ok((i, (AlarmHead(head), [ress, motor, engine, other])))
+}
+
+/// Bytes of the shared part on the wire.
+pub(crate) fn faults_len(lists: [&Reading<List<'_, u32>>; 4]) -> usize {
+    AlarmHead::LEN + lists.iter().map(|l| counted_len(Width::Byte, *l)).sum::<usize>()
+}
+
+/// Appends the shared part.
+pub(crate) fn emit_faults(head: &AlarmHead, lists: [&Reading<List<'_, u32>>; 4], w: &mut Writer<'_>) -> Result<()> {
+    w.bytes(&head.0)?;
+    for l in lists {
+        emit_counted(Width::Byte, l, w, "fault count")?;
+    }
+    Ok(())
 }

@@ -1,9 +1,6 @@
 //! 0x02 drive motors (Tables 10/11): a count and 12-byte records.
 
-use crate::error::Result;
-use crate::wire::{
-    counted_len, emit_counted, fixed_record, parse_counted, Field, List, PResult, Reading, Width, Writer,
-};
+use crate::wire::{fixed_record, Field, Reading, Width};
 
 /// Field table of [`Motor`].
 pub mod field {
@@ -69,22 +66,4 @@ impl Motor {
 }
 
 /// 0x02 drive-motor block: the motors, or a sentinel count with none.
-#[derive(Debug, Clone, Copy, PartialEq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Motors<'a> {
-    /// The motor records (count BYTE, 1-253).
-    pub motors: Reading<List<'a, Motor>>,
-}
-
-impl<'a> Motors<'a> {
-    pub(crate) fn parse(i: &'a [u8]) -> PResult<'a, Self> {
-        let (i, motors) = parse_counted(Width::Byte, i)?;
-        Ok((i, Motors { motors }))
-    }
-    pub(crate) fn wire_len(&self) -> usize {
-        counted_len(Width::Byte, &self.motors)
-    }
-    pub(crate) fn emit(&self, w: &mut Writer<'_>) -> Result<()> {
-        emit_counted(Width::Byte, &self.motors, w, "motor count")
-    }
-}
+pub type Motors<'a> = crate::realtime::MotorBlock<'a, Motor>;

@@ -1,9 +1,10 @@
 //! 0x06 alarm, 2025 (T23, T24): level 0-4, flags, four fault lists and the general-alarm list.
 
 use crate::error::Result;
+use crate::realtime::v2016::alarm::{emit_faults, faults_len, parse_faults};
 use crate::realtime::v2016::AlarmHead;
 use crate::wire::{
-    array, counted_len, emit_counted, fixed_record, parse_counted, Field, List, PResult, Reading, Width, Writer,
+    counted_len, emit_counted, fixed_record, parse_counted, Field, List, PResult, Reading, Width, Writer,
 };
 
 /// Field table of [`GeneralAlarm`].
@@ -94,16 +95,12 @@ impl<'a> Alarm<'a> {
     }
 
     pub(crate) fn parse(i: &'a [u8]) -> PResult<'a, Self> {
-        let (i, head) = array(i)?;
-        let (i, ress_faults) = parse_counted(Width::Byte, i)?;
-        let (i, motor_faults) = parse_counted(Width::Byte, i)?;
-        let (i, engine_faults) = parse_counted(Width::Byte, i)?;
-        let (i, other_faults) = parse_counted(Width::Byte, i)?;
+        let (i, (head, [ress_faults, motor_faults, engine_faults, other_faults])) = parse_faults(i)?;
         let (i, general_alarms) = parse_counted(Width::Byte, i)?;
         Ok((
             i,
             Alarm {
-                head: AlarmHead(head),
+                head,
                 ress_faults,
                 motor_faults,
                 engine_faults,
@@ -113,19 +110,10 @@ impl<'a> Alarm<'a> {
         ))
     }
     pub(crate) fn wire_len(&self) -> usize {
-        AlarmHead::LEN
-            + self
-                .fault_lists()
-                .iter()
-                .map(|l| counted_len(Width::Byte, *l))
-                .sum::<usize>()
-            + counted_len(Width::Byte, &self.general_alarms)
+        faults_len(self.fault_lists()) + counted_len(Width::Byte, &self.general_alarms)
     }
     pub(crate) fn emit(&self, w: &mut Writer<'_>) -> Result<()> {
-        w.bytes(&self.head.0)?;
-        for l in self.fault_lists() {
-            emit_counted(Width::Byte, l, w, "fault count")?;
-        }
+        emit_faults(&self.head, self.fault_lists(), w)?;
         emit_counted(Width::Byte, &self.general_alarms, w, "general-alarm count")
     }
 }
