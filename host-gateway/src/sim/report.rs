@@ -108,6 +108,29 @@ fn probes_raw(v: &SimVehicle) -> Vec<u8> {
     v.probes_c.iter().map(|&t| (t + 40).clamp(0, 250) as u8).collect()
 }
 
+/// Fills the whole-vehicle fields both editions share (same offsets; 2016 adds the pedal bytes,
+/// and the total current's offset is the edition's, hence `total_current`).
+fn set_vehicle(record: &mut [u8], total_current: gb32960_core::wire::Field, v: &SimVehicle) -> Result<()> {
+    use v2016::vehicle::field as f;
+    let (vehicle_state, charging, gear) = states(v);
+    for (field, value) in [
+        (f::VEHICLE_STATE, vehicle_state),
+        (f::CHARGING_STATE, charging),
+        (f::OPERATING_MODE, 1.0),
+        (f::SPEED, v.speed_kmh),
+        (f::ODOMETER, v.odometer_km),
+        (f::TOTAL_VOLTAGE, v.pack_voltage_v()),
+        (total_current, v.current_a),
+        (f::SOC, v.soc.round()),
+        (f::DCDC_STATE, 1.0),
+        (f::GEAR, gear),
+        (f::INSULATION, v.insulation_kohm),
+    ] {
+        field.set(record, Reading::Valid(value))?;
+    }
+    Ok(())
+}
+
 /// The 2016 data unit of a real-time report: time, vehicle, motor, position, extremes, alarm,
 /// RESS voltages (100 cells) and RESS temperatures (16 probes).
 pub fn data_unit_2016(v: &SimVehicle, time: Time) -> Result<Vec<u8>> {
@@ -115,22 +138,11 @@ pub fn data_unit_2016(v: &SimVehicle, time: Time) -> Result<Vec<u8>> {
     use v2016::{RessVoltageHead, RessVoltages, Vehicle};
     let ok = Reading::Valid;
     let pack_v = v.pack_voltage_v();
-    let (vehicle_state, charging, gear) = states(v);
 
     let mut vehicle = Vehicle::zeroed();
     {
         use v2016::vehicle::field as f;
-        vehicle.set(&f::VEHICLE_STATE, ok(vehicle_state))?;
-        vehicle.set(&f::CHARGING_STATE, ok(charging))?;
-        vehicle.set(&f::OPERATING_MODE, ok(1.0))?;
-        vehicle.set(&f::SPEED, ok(v.speed_kmh))?;
-        vehicle.set(&f::ODOMETER, ok(v.odometer_km))?;
-        vehicle.set(&f::TOTAL_VOLTAGE, ok(pack_v))?;
-        vehicle.set(&f::TOTAL_CURRENT, ok(v.current_a))?;
-        vehicle.set(&f::SOC, ok(v.soc.round()))?;
-        vehicle.set(&f::DCDC_STATE, ok(1.0))?;
-        vehicle.set(&f::GEAR, ok(gear))?;
-        vehicle.set(&f::INSULATION, ok(v.insulation_kohm))?;
+        set_vehicle(&mut vehicle.0, f::TOTAL_CURRENT, v)?;
         vehicle.set(&f::ACCELERATOR_PEDAL, ok(v.accelerator_pct().round()))?;
         vehicle.set(&f::BRAKE_PEDAL, ok(v.brake_pct().round()))?;
     }
@@ -236,23 +248,9 @@ pub fn data_unit_2025(v: &SimVehicle, time: Time, vin: FixedStr<17>, signer: &mu
     use v2025::{GeneralAlarm, Motor, Motors, PackVoltage, PackVoltageHead, PackVoltages, Position, Vehicle};
     let ok = Reading::Valid;
     let pack_v = v.pack_voltage_v();
-    let (vehicle_state, charging, gear) = states(v);
 
     let mut vehicle = Vehicle::zeroed();
-    {
-        use v2025::vehicle::field as f;
-        vehicle.set(&f::VEHICLE_STATE, ok(vehicle_state))?;
-        vehicle.set(&f::CHARGING_STATE, ok(charging))?;
-        vehicle.set(&f::OPERATING_MODE, ok(1.0))?;
-        vehicle.set(&f::SPEED, ok(v.speed_kmh))?;
-        vehicle.set(&f::ODOMETER, ok(v.odometer_km))?;
-        vehicle.set(&f::TOTAL_VOLTAGE, ok(pack_v))?;
-        vehicle.set(&f::TOTAL_CURRENT, ok(v.current_a))?;
-        vehicle.set(&f::SOC, ok(v.soc.round()))?;
-        vehicle.set(&f::DCDC_STATE, ok(1.0))?;
-        vehicle.set(&f::GEAR, ok(gear))?;
-        vehicle.set(&f::INSULATION, ok(v.insulation_kohm))?;
-    }
+    set_vehicle(&mut vehicle.0, v2025::vehicle::field::TOTAL_CURRENT, v)?;
 
     let mut motor = Motor::zeroed();
     {
