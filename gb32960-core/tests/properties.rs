@@ -1,7 +1,9 @@
 //! Property tests: nothing panics on any input, everything that parses re-emits byte for
 //! byte, and the deframer finds every frame in any chunking with garbage between frames.
 
-use gb32960_core::frame::{bcc, Deframer, Event, RawFrame};
+use gb32960_core::frame::{bcc, BufferedDeframer, DeframeBuffer, Deframer, Event, RawFrame};
+#[cfg(feature = "alloc")]
+use gb32960_core::frame::{GrowableBuffer, GrowableDeframer};
 use gb32960_core::{Error, Frame};
 use proptest::prelude::*;
 
@@ -185,24 +187,19 @@ proptest! {
             stream.extend(&f);
             expected.push(f);
         }
-        let mut d: Box<Deframer<8192>> = Box::default();
-        let mut got = Vec::new();
-        let mut dropped = 0;
-        for piece in stream.chunks(chunk) {
-            let mut piece = piece;
-            while !piece.is_empty() {
-                let n = d.feed(piece);
-                piece = &piece[n..];
-                while let Some(ev) = d.poll() {
-                    match ev {
-                        Event::Frame { bytes, .. } => got.push(bytes.to_vec()),
-                        Event::Discarded(x) => dropped += x.len,
-                    }
-                }
-            }
+        let garbage = frames.iter().map(|(_, g)| g.len()).sum::<usize>();
+        let mut fixed: Box<Deframer<8192>> = Box::default();
+        let (got, dropped) = deframe_all(&mut fixed, &stream, chunk);
+        prop_assert_eq!(&got, &expected);
+        prop_assert_eq!(dropped, garbage);
+        // The gateway's growable buffer, starting smaller than most frames, finds the same.
+        #[cfg(feature = "alloc")]
+        {
+            let mut growable = GrowableDeframer::with_buffer(GrowableBuffer::new(32, 8192));
+            let (got, dropped) = deframe_all(&mut growable, &stream, chunk);
+            prop_assert_eq!(&got, &expected);
+            prop_assert_eq!(dropped, garbage);
         }
-        prop_assert_eq!(got, expected);
-        prop_assert_eq!(dropped, frames.iter().map(|(_, g)| g.len()).sum::<usize>());
     }
 
     #[test]
@@ -218,5 +215,39 @@ proptest! {
                 prop_assert!(d.buffered() <= 512);
             }
         }
+        #[cfg(feature = "alloc")]
+        {
+            let mut g = GrowableDeframer::with_buffer(GrowableBuffer::new(26, 512));
+            for piece in stream.chunks(chunk) {
+                let mut piece = piece;
+                while !piece.is_empty() {
+                    let n = g.feed(piece);
+                    prop_assert!(n > 0, "feed must make progress after poll drained");
+                    piece = &piece[n..];
+                    while g.poll().is_some() {}
+                    prop_assert!(g.capacity() <= 512);
+                }
+            }
+        }
     }
+}
+
+/// Every frame's bytes and the number of bytes discarded, feeding `stream` in `chunk`s.
+fn deframe_all<B: DeframeBuffer>(d: &mut BufferedDeframer<B>, stream: &[u8], chunk: usize) -> (Vec<Vec<u8>>, usize) {
+    let mut got = Vec::new();
+    let mut dropped = 0;
+    for piece in stream.chunks(chunk) {
+        let mut piece = piece;
+        while !piece.is_empty() {
+            let n = d.feed(piece);
+            piece = &piece[n..];
+            while let Some(ev) = d.poll() {
+                match ev {
+                    Event::Frame { bytes, .. } => got.push(bytes.to_vec()),
+                    Event::Discarded(x) => dropped += x.len,
+                }
+            }
+        }
+    }
+    (got, dropped)
 }

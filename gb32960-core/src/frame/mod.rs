@@ -8,7 +8,9 @@
 mod deframer;
 mod header;
 
-pub use deframer::{Deframer, Discard, DiscardReason, Event};
+pub use deframer::{BufferedDeframer, DeframeBuffer, Deframer, Discard, DiscardReason, Event};
+#[cfg(feature = "alloc")]
+pub use deframer::{GrowableBuffer, GrowableDeframer};
 pub use header::{Command, Edition, Encryption, Header, ResponseFlag};
 
 use crate::error::{Error, Result};

@@ -15,6 +15,10 @@ use crate::Error;
 /// Capacity of a response or downlink data unit kept by the machine.
 pub const DATA_CAP: usize = 512;
 
+/// The longest frame [`PlatformSession::poll_transmit`] writes: a buffer this long always
+/// suffices (a shorter one may drop a frame that does not fit).
+pub const MAX_TRANSMIT_LEN: usize = crate::HEADER_LEN + DATA_CAP + 1;
+
 /// How heartbeats are answered (notes 2025 §13 A4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -618,7 +622,8 @@ impl PlatformSession {
         self.events.pop_front()
     }
 
-    /// Writes the next frame to send into `buf` and returns its length.
+    /// Writes the next frame to send into `buf` and returns its length. `buf` should hold
+    /// [`MAX_TRANSMIT_LEN`] bytes: a queued answer that does not fit is dropped.
     pub fn poll_transmit(&mut self, now: Millis, buf: &mut [u8]) -> Option<usize> {
         while let Some(o) = self.out.pop_front() {
             if let Ok(n) = (RawFrame {
