@@ -59,6 +59,10 @@ async fn unknown_vin_refused_then_imported_vin_reports_stored_and_queryable() {
     stream.extend(&bad);
     stream.extend(b"\xff\xfe##");
     stream.extend(report(Cmd::REISSUE, V1, now - 60, 2));
+    // A frame larger than what a connection keeps while idle (4 KiB): the buffer grows for it.
+    let big = report_of(Cmd::REISSUE, V1, now - 50, 4, 300);
+    assert!(big.len() > 6000);
+    stream.extend(&big);
     stream.extend(report(Cmd::REALTIME, V1, now - 1, 3));
     t.send(&stream).await;
     // Heartbeat: answered with the platform's time (6 bytes), after the reports are stored.
@@ -83,10 +87,16 @@ async fn unknown_vin_refused_then_imported_vin_reports_stored_and_queryable() {
     let (_, v) = s
         .get(&format!("/api/v1/devices/{V1}/messages?command=reissue_report"))
         .await;
-    assert_eq!(v["items"].as_array().unwrap().len(), 1);
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    let big_hex = hex::encode_upper(&big);
+    assert!(
+        items.iter().any(|i| i["raw"].as_str() == Some(big_hex.as_str())),
+        "large reissue not stored"
+    );
     let (_, v) = s.get(&format!("/api/v1/devices/{V1}/messages?limit=100")).await;
-    // login, 3 reports, heartbeat, time calibration
-    assert_eq!(v["items"].as_array().unwrap().len(), 6, "{v}");
+    // login, 4 reports, heartbeat, time calibration
+    assert_eq!(v["items"].as_array().unwrap().len(), 7, "{v}");
 
     let (st, v) = s.get(&format!("/api/v1/devices/{V1}")).await;
     assert_eq!(st, 200);

@@ -223,9 +223,14 @@ pub fn login(v: &str, iccid: &str) -> Vec<u8> {
 
 /// A real-time (or reissue) report at `unix` whose odometer carries `seq`.
 pub fn report(cmd: Cmd, v: &str, unix: i64, seq: u32) -> Vec<u8> {
+    report_of(cmd, v, unix, seq, 1)
+}
+
+/// The same with `copies` vehicle blocks (a large frame: 21 bytes per block).
+pub fn report_of(cmd: Cmd, v: &str, unix: i64, seq: u32, copies: usize) -> Vec<u8> {
     let mut veh = Vehicle::zeroed();
     veh.0[5..9].copy_from_slice(&seq.to_be_bytes());
-    let blocks = [InfoBlock::Vehicle(veh)];
+    let blocks = vec![InfoBlock::Vehicle(veh); copies];
     let r = RealtimeReport {
         time: Time::from_unix(unix).unwrap(),
         blocks: RecordList::Items(&blocks),

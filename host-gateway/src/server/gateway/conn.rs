@@ -7,12 +7,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gb32960_core::frame::{Deframer, Event};
+use gb32960_core::frame::{DiscardReason, Event, GrowableBuffer, GrowableDeframer};
+use gb32960_core::session::platform::MAX_TRANSMIT_LEN;
 use gb32960_core::session::platform::{PlatformConfig, PlatformEvent, PlatformSession, Refusal};
 use gb32960_core::wire::FixedStr;
 use gb32960_core::{Command, Edition, Frame, ResponseFlag};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::Instrument;
 
@@ -23,11 +23,23 @@ use crate::server::model::{DuplicatePolicy, Gateway};
 use crate::server::sinks;
 use crate::server::store::{FrameRecord, SessionChange, Write};
 
-/// The largest legal frame.
-const MAX_FRAME: usize = 65_556;
+/// What an idle connection keeps to receive into. Most frames fit (a login is ~60 bytes, a
+/// full real-time report a few hundred); the buffer grows to the largest legal frame only while
+/// one arrives and shrinks back afterwards, so 50,000 idle vehicles cost ~4 KiB each here.
+const RECV_BASE: usize = 4096;
 
 fn now_unix_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+fn discard_kind(reason: DiscardReason) -> &'static str {
+    match reason {
+        DiscardReason::Garbage => "garbage",
+        DiscardReason::BadHeader => "bad_header",
+        DiscardReason::LengthTooLarge { .. } => "length_too_large",
+        DiscardReason::TooLongForBuffer { .. } => "too_long",
+        DiscardReason::BadChecksum { .. } => "bad_checksum",
+    }
 }
 
 fn vin_text(v: &FixedStr<17>) -> String {
@@ -52,11 +64,11 @@ pub fn frame_json(bytes: &[u8]) -> serde_json::Value {
     }
 }
 
-/// Runs one connection until it closes.
-pub async fn run(
+/// Runs one connection (plain TCP or TLS) until it closes.
+pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     ctx: Arc<Ctx>,
     gw: Arc<Gateway>,
-    sock: TcpStream,
+    sock: S,
     peer: SocketAddr,
     conn_id: u64,
     stop: watch::Receiver<bool>,
@@ -116,11 +128,15 @@ impl Conn {
     }
 
     /// Returns why the connection ended.
-    async fn drive(&mut self, mut sock: TcpStream, mut stop: watch::Receiver<bool>) -> String {
+    async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        mut sock: S,
+        mut stop: watch::Receiver<bool>,
+    ) -> String {
         tracing::debug!("connected");
-        let mut deframer: Box<Deframer<MAX_FRAME>> = Box::default();
-        let mut rbuf = vec![0u8; 16 * 1024];
-        let mut wbuf = vec![0u8; MAX_FRAME];
+        // Bytes are read straight into the deframer's free space: no separate read buffer.
+        let mut deframer = GrowableDeframer::with_buffer(GrowableBuffer::new(RECV_BASE, gb32960_core::MAX_FRAME_LEN));
+        let mut wbuf = [0u8; MAX_TRANSMIT_LEN];
         loop {
             while let Some(n) = self.session.poll_transmit(self.ctx.now_ms(), &mut wbuf) {
                 if let Err(e) = sock.write_all(&wbuf[..n]).await {
@@ -137,35 +153,25 @@ impl Conn {
                 .unwrap_or(60_000);
             let sleep = tokio::time::sleep(Duration::from_millis(deadline));
             tokio::select! {
-                r = sock.read(&mut rbuf) => match r {
+                r = sock.read(deframer.spare_mut(RECV_BASE)) => match r {
                     Ok(0) => return "peer closed".into(),
                     Err(e) => return format!("read failed: {e}"),
                     Ok(n) => {
-                        let mut input = &rbuf[..n];
-                        while !input.is_empty() {
-                            let k = deframer.feed(input);
-                            input = &input[k..];
-                            loop {
-                                let bytes = match deframer.poll() {
-                                    None => break,
-                                    Some(Event::Discarded(d)) => {
-                                        let kind = match d.reason {
-                                            gb32960_core::frame::DiscardReason::Garbage => "garbage",
-                                            gb32960_core::frame::DiscardReason::BadHeader => "bad_header",
-                                            gb32960_core::frame::DiscardReason::LengthTooLarge { .. } => "length_too_large",
-                                            gb32960_core::frame::DiscardReason::TooLongForBuffer { .. } => "too_long",
-                                            gb32960_core::frame::DiscardReason::BadChecksum { .. } => "bad_checksum",
-                                        };
-                                        self.ctx.metrics.decode_error(kind);
-                                        tracing::debug!(bytes = d.len, kind, "bytes discarded");
-                                        continue;
-                                    }
-                                    Some(Event::Frame { bytes, .. }) => bytes.to_vec(),
-                                };
-                                let unix = chrono::Utc::now().timestamp();
-                                self.session.handle_frame(self.ctx.now_ms(), unix, &bytes);
-                                self.process_events(Some(&bytes)).await;
-                            }
+                        deframer.commit(n);
+                        loop {
+                            let bytes = match deframer.poll() {
+                                None => break,
+                                Some(Event::Discarded(d)) => {
+                                    let kind = discard_kind(d.reason);
+                                    self.ctx.metrics.decode_error(kind);
+                                    tracing::debug!(bytes = d.len, kind, "bytes discarded");
+                                    continue;
+                                }
+                                Some(Event::Frame { bytes, .. }) => bytes.to_vec(),
+                            };
+                            let unix = chrono::Utc::now().timestamp();
+                            self.session.handle_frame(self.ctx.now_ms(), unix, &bytes);
+                            self.process_events(Some(&bytes)).await;
                         }
                     }
                 },
