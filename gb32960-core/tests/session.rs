@@ -1000,3 +1000,70 @@ fn an_activation_while_the_login_is_decided_is_handed_over() {
     assert_eq!(events[1], PlatformEvent::ActivationRequest { vin: id });
     assert_eq!(events.len(), 2, "nothing refused: {events:?}");
 }
+
+/// A late answer to a command the platform gave up on must not complete the next command of
+/// the same code: the answer's content ties it to its request (the IDs of a 0x80 query).
+#[test]
+fn a_late_answer_to_a_cancelled_query_does_not_complete_the_next_one() {
+    let v = vin("LLATEANSWER000001");
+    let login = frame_bytes(
+        Header::command(Edition::V2016, Command::VEHICLE_LOGIN, v),
+        Body::VehicleLogin(gb32960_core::message::VehicleLogin {
+            time: Time::from_unix(EPOCH_UNIX).unwrap(),
+            serial: 1,
+            iccid: FixedStr::new("89860000000000000001").unwrap(),
+            subsystem_count: 0,
+            code_len: 0,
+            codes: &[],
+        }),
+    );
+    let mut p = PlatformSession::new(PlatformConfig::default(), 0);
+    p.handle_frame(0, EPOCH_UNIX, &login);
+    while p.poll_event().is_some() {}
+    p.accept_login(0, EPOCH_UNIX);
+    let mut buf = [0u8; 600];
+    while p.poll_transmit(0, &mut buf).is_some() {}
+
+    let time = Time::from_unix(EPOCH_UNIX).unwrap().0;
+    let query = |id: u8| [&time[..], &[1, id]].concat();
+    // The answer to a query of `id`: the report period (0x02) or the local storage period (0x01),
+    // both WORDs.
+    let answer = |id: u8| {
+        let data = [&time[..], &[1, id, 0x00, 0x0A]].concat();
+        let header = Header::command(Edition::V2016, Command::PARAM_QUERY, v).response(ResponseFlag::SUCCESS);
+        let mut b = vec![0u8; 64];
+        let n = gb32960_core::RawFrame { header, data: &data }.emit(&mut b).unwrap();
+        b.truncate(n);
+        b
+    };
+    let first = p.queue_downlink(10, v, Command::PARAM_QUERY, &query(0x01)).unwrap();
+    assert!(p.poll_transmit(10, &mut buf).is_some(), "the first query is sent");
+    // The requester gives up: the query is withdrawn, the next one goes out.
+    assert!(p.cancel_downlink(first));
+    assert!(!p.cancel_downlink(first), "already gone");
+    let second = p.queue_downlink(20, v, Command::PARAM_QUERY, &query(0x02)).unwrap();
+    assert!(p.poll_transmit(20, &mut buf).is_some(), "the second query is sent");
+    // The late answer to the first query arrives: not an answer to the second.
+    p.handle_frame(30, EPOCH_UNIX, &answer(0x01));
+    let mut events = Vec::new();
+    while let Some(e) = p.poll_event() {
+        events.push(e);
+    }
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, PlatformEvent::DownlinkAnswered { .. })),
+        "{events:?}"
+    );
+    assert_eq!(p.downlinks_queued(), 1);
+    // Its own answer completes it.
+    p.handle_frame(40, EPOCH_UNIX, &answer(0x02));
+    let answered: Vec<u32> = std::iter::from_fn(|| p.poll_event())
+        .filter_map(|e| match e {
+            PlatformEvent::DownlinkAnswered { id, .. } => Some(id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answered, [second]);
+    assert_eq!(p.downlinks_queued(), 0);
+}

@@ -6,6 +6,11 @@
 //! goes). A login is an event the driver answers later with [`PlatformSession::accept_login`] or
 //! [`PlatformSession::reject_login`], so a slow authentication call never blocks the machine.
 
+mod downlink;
+
+pub use downlink::answers;
+use downlink::Downlink;
+
 use super::{bytes_of, frame_time, Bytes, Millis, ResponseStyle};
 use crate::frame::{Command, Edition, Encryption, Header, RawFrame, ResponseFlag};
 use crate::message::{Body, Frame};
@@ -183,16 +188,6 @@ enum State {
 }
 
 #[derive(Debug, Clone)]
-struct Downlink {
-    id: u32,
-    vin: FixedStr<17>,
-    command: Command,
-    data: Bytes<DATA_CAP>,
-    attempts: u8,
-    due: Millis,
-}
-
-#[derive(Debug, Clone)]
 struct Out {
     header: Header,
     data: Bytes<DATA_CAP>,
@@ -343,7 +338,7 @@ impl PlatformSession {
             Err(e) => return self.refuse(&h, raw.data, Refusal::Malformed(e), unix),
         };
         if !h.response.is_command() {
-            return self.handle_answer(&h);
+            return self.handle_answer(&h, raw.data);
         }
         match self.state.clone() {
             State::New => match (&frame.body, h.command) {
@@ -539,53 +534,6 @@ impl PlatformSession {
         self.send(header.response(flag), &time.0);
     }
 
-    /// Queues a downlink command (0x80 query, 0x81 set, 0x82 control or another): its data unit
-    /// is sent as is. One command is in flight at a time; returns its id for the outcome event.
-    pub fn queue_downlink(
-        &mut self,
-        now: Millis,
-        vin: FixedStr<17>,
-        command: Command,
-        data_unit: &[u8],
-    ) -> Result<u32, Error> {
-        let data = bytes_of(data_unit).ok_or(Error::Unencodable {
-            what: "downlink data unit too long",
-        })?;
-        let id = self.next_downlink;
-        self.next_downlink = self.next_downlink.wrapping_add(1).max(1);
-        self.downlinks
-            .push_back(Downlink {
-                id,
-                vin,
-                command,
-                data,
-                attempts: 0,
-                due: now,
-            })
-            .map_err(|_| Error::Unencodable {
-                what: "downlink queue full",
-            })?;
-        Ok(id)
-    }
-
-    /// Downlink commands queued or in flight.
-    pub fn downlinks_queued(&self) -> usize {
-        self.downlinks.len()
-    }
-
-    fn handle_answer(&mut self, h: &Header) {
-        let Some(front) = self.downlinks.front() else { return };
-        if front.command == h.command && front.attempts > 0 && front.vin == h.vin {
-            let (id, vin) = (front.id, front.vin);
-            self.downlinks.pop_front();
-            self.event(PlatformEvent::DownlinkAnswered {
-                id,
-                vin,
-                flag: h.response,
-            });
-        }
-    }
-
     /// Runs the timers.
     pub fn handle_timeout(&mut self, now: Millis) {
         if self.state == State::Closed {
@@ -595,13 +543,7 @@ impl PlatformSession {
             self.close(CloseReason::IdleTimeout);
             return;
         }
-        if let Some(d) = self.downlinks.front() {
-            if d.attempts >= self.config.downlink_attempts && d.due <= now {
-                let (id, vin) = (d.id, d.vin);
-                self.downlinks.pop_front();
-                self.event(PlatformEvent::DownlinkTimedOut { id, vin });
-            }
-        }
+        self.downlink_timeout(now);
     }
 
     /// When [`PlatformSession::handle_timeout`] wants to run next.
@@ -611,8 +553,8 @@ impl PlatformSession {
         }
         let idle = self.last_rx.saturating_add(self.config.idle_timeout_ms);
         let logged_in = matches!(self.state, State::Vehicle { .. } | State::Cascade { .. });
-        Some(match self.downlinks.front() {
-            Some(d) if logged_in => idle.min(d.due),
+        Some(match self.downlink_due() {
+            Some(due) if logged_in => idle.min(due),
             _ => idle,
         })
     }
@@ -635,24 +577,6 @@ impl PlatformSession {
                 return Some(n);
             }
         }
-        let edition = self.edition()?;
-        let logged_in = matches!(self.state, State::Vehicle { .. } | State::Cascade { .. });
-        let (timeout, retry, attempts) = (
-            self.config.downlink_timeout_ms,
-            self.config.control_retry_ms,
-            self.config.downlink_attempts,
-        );
-        let d = self.downlinks.front_mut()?;
-        if !logged_in || d.due > now || d.attempts >= attempts {
-            return None;
-        }
-        d.attempts += 1;
-        d.due = now.saturating_add(if d.command == Command::TERMINAL_CONTROL {
-            retry
-        } else {
-            timeout
-        });
-        let header = Header::command(edition, d.command, d.vin);
-        RawFrame { header, data: &d.data }.emit(buf).ok()
+        self.transmit_downlink(now, buf)
     }
 }
