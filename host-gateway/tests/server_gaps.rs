@@ -440,6 +440,7 @@ async fn metrics_families_are_present_and_move() {
         "gb32960_gateway_store_write_seconds_count ",
         "gb32960_gateway_downlinks_total{outcome=\"success\"}",
         "gb32960_gateway_downlinks_total{outcome=\"api_timeout\"}",
+        "gb32960_gateway_downlinks_total{outcome=\"cancelled\"}",
     ];
     let mut before = Vec::new();
     for f in families {
@@ -500,6 +501,14 @@ async fn metrics_families_are_present_and_move() {
         )
         .await;
     assert_eq!(st, 504);
+    // The connection withdraws the command nobody waits for any more.
+    let cancelled = "gb32960_gateway_downlinks_total{outcome=\"cancelled\"}";
+    for _ in 0..50 {
+        if metric(&s, cancelled).await > 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     for (f, b0) in families.iter().zip(&before) {
         let now = metric(&s, f).await;

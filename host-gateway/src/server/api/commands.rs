@@ -278,6 +278,8 @@ pub async fn command(
         },
         Err(_) => {
             ctx.metrics.downlink("api_timeout");
+            // The answer channel is closed now: the connection withdraws the command.
+            let _ = online.tx.send(ConnCommand::CallerGaveUp);
             DownlinkOutcome::TimedOut
         }
     };

@@ -138,6 +138,7 @@ impl Conn {
         let mut deframer = GrowableDeframer::with_buffer(GrowableBuffer::new(RECV_BASE, gb32960_core::MAX_FRAME_LEN));
         let mut wbuf = [0u8; MAX_TRANSMIT_LEN];
         loop {
+            self.cancel_abandoned_downlinks();
             while let Some(n) = self.session.poll_transmit(self.ctx.now_ms(), &mut wbuf) {
                 if let Err(e) = sock.write_all(&wbuf[..n]).await {
                     return format!("write failed: {e}");
@@ -185,9 +186,24 @@ impl Conn {
         }
     }
 
+    /// Withdraws the downlink commands whose API caller stopped waiting (its own timeout), so
+    /// they are not retried and a late answer to one cannot complete the next.
+    fn cancel_abandoned_downlinks(&mut self) {
+        let session = &mut self.session;
+        let metrics = &self.ctx.metrics;
+        self.downlinks.retain(|&id, reply| {
+            if reply.is_closed() && session.cancel_downlink(id) {
+                metrics.downlink("cancelled");
+                tracing::debug!(downlink = id, "downlink withdrawn: the caller stopped waiting");
+            }
+            !reply.is_closed()
+        });
+    }
+
     async fn command(&mut self, cmd: ConnCommand) {
         match cmd {
             ConnCommand::Kick { reason } => self.close_reason = Some(reason),
+            ConnCommand::CallerGaveUp => self.cancel_abandoned_downlinks(),
             ConnCommand::Downlink {
                 vin,
                 command,

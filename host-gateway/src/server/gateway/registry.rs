@@ -36,6 +36,8 @@ pub enum ConnCommand {
         data_unit: Vec<u8>,
         reply: oneshot::Sender<DownlinkOutcome>,
     },
+    /// A downlink's caller stopped waiting: withdraw what nobody waits for.
+    CallerGaveUp,
 }
 
 /// One online session.
