@@ -258,3 +258,30 @@ pub fn der_sig(r: &[u8], s: &[u8]) -> Vec<u8> {
 pub fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Keys and signed frames of the shared vectors
+
+pub const SM2_SECRET: &str = "7F66CFCF4EEF476C27B61D806883DE4B1434994F68803E48FF68B672C4C4413A";
+pub const SM2_PUBLIC: &str = "042225E3F2D9014482A6DB1248666A839E272DEA7D4ACA9E5E406963A401CC26E3AC6E9732124BAA46F3EC12E630E8E0CAA2541CFC6B3472A4D234AFBBEFB94147";
+/// The generator of the SM2 curve: a valid SM2 public key that signed none of the frames.
+pub const SM2_OTHER: &str = "0432C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7BC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0";
+/// The generator of P-256: a valid key of another algorithm.
+pub const P256_OTHER: &str = "046B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C2964FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5";
+pub const SM4_KEY: &str = "00112233445566778899AABBCCDDEEFF";
+
+/// The SM2-signed frames of the hand-made vectors: (name, frame hex, record public key hex).
+pub fn sm2_signed() -> Vec<(String, String, String)> {
+    let v: Vec<_> = lines("handmade-2025.jsonl")
+        .into_iter()
+        .filter_map(|r| {
+            let key = r["decoded"]["signature"]["sm2_test_public_key_hex"]
+                .as_str()?
+                .to_owned();
+            assert_eq!(r["decoded"]["signature"]["sm2_test_private_key_hex"], SM2_SECRET);
+            Some((r["name"].as_str()?.to_owned(), r["hex"].as_str()?.to_uppercase(), key))
+        })
+        .collect();
+    assert_eq!(v.len(), 5, "three real-time, one reissue, one activation frame");
+    v
+}
