@@ -75,6 +75,12 @@ async fn unknown_vin_refused_then_imported_vin_reports_stored_and_queryable() {
         .await;
     let a = t.expect(10).await;
     assert_eq!((a[2], a[3], a[23]), (0x08, 0x01, 6));
+    // 300 heartbeats in one write: every one is answered (the machine's answer queue holds 16).
+    t.send(&heartbeat(V1).repeat(300)).await;
+    for i in 0..300 {
+        let a = t.expect(10).await;
+        assert_eq!((a[2], a[3]), (0x07, 0x01), "answer {i}");
+    }
 
     let (st, v) = s.get(&format!("/api/v1/devices/{V1}/messages?command=2")).await;
     assert_eq!(st, 200);
@@ -95,8 +101,12 @@ async fn unknown_vin_refused_then_imported_vin_reports_stored_and_queryable() {
         "large reissue not stored"
     );
     let (_, v) = s.get(&format!("/api/v1/devices/{V1}/messages?limit=100")).await;
-    // login, 4 reports, heartbeat, time calibration
-    assert_eq!(v["items"].as_array().unwrap().len(), 7, "{v}");
+    // login, 4 reports, heartbeat, time calibration, 300 heartbeats
+    assert_eq!(v["items"].as_array().unwrap().len(), 100, "{v}");
+    let (_, v) = s
+        .get(&format!("/api/v1/devices/{V1}/messages?command=heartbeat&limit=1000"))
+        .await;
+    assert_eq!(v["items"].as_array().unwrap().len(), 301, "{v}");
 
     let (st, v) = s.get(&format!("/api/v1/devices/{V1}")).await;
     assert_eq!(st, 200);

@@ -173,6 +173,13 @@ impl Conn {
                             let unix = chrono::Utc::now().timestamp();
                             self.session.handle_frame(self.ctx.now_ms(), unix, &bytes);
                             self.process_events(Some(&bytes)).await;
+                            // Answer each frame before the next: the machine's answer queue is
+                            // bounded, and one read can carry hundreds of heartbeats.
+                            while let Some(n) = self.session.poll_transmit(self.ctx.now_ms(), &mut wbuf) {
+                                if let Err(e) = sock.write_all(&wbuf[..n]).await {
+                                    return format!("write failed: {e}");
+                                }
+                            }
                         }
                     }
                 },
