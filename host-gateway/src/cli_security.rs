@@ -42,7 +42,6 @@ impl PublicKey {
             let bytes = std::fs::read(path).with_context(|| format!("--public-key: reading {arg}"))?;
             let key = match std::str::from_utf8(&bytes) {
                 Ok(text) if text.contains("-----BEGIN") => {
-                    let text = &normalize_pem(text);
                     if text.contains("PRIVATE KEY-----") {
                         bail!(
                             "--public-key {arg}: this is a private key; give its public key \
@@ -379,7 +378,6 @@ impl PrivateKey {
                  (`openssl pkey -in KEY -out PLAIN.pem`)"
             );
         }
-        let pem = normalize_pem(&pem);
         if let Ok(s) = Sm2Signer::from_pem(&pem) {
             let public_wire = Some(s.public_key_wire().to_vec());
             return Ok(PrivateKey {
@@ -560,34 +558,6 @@ fn wire_encryption(v: Option<&Value>, edition: Edition) -> Result<Encryption> {
         }
         Some(other) => bail!("encryption: expected a number or a name, found {other}"),
     }
-}
-
-/// PEM with its base64 re-wrapped at 64 columns: the core's PEM reader (RustCrypto's
-/// `pem-rfc7468`) accepts only the strict form of RFC 7468, while many tools (OpenSSL among
-/// the readers, Python's `base64.encodebytes` among the writers) also use or accept other
-/// widths. Text outside BEGIN/END lines is dropped.
-fn normalize_pem(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut body: Option<Vec<char>> = None;
-    for line in text.lines().map(str::trim) {
-        let boundary = line.ends_with("-----");
-        if boundary && line.starts_with("-----BEGIN ") {
-            // OpenSSL's `ec` writes SEC1 SM2 keys as `SM2 PRIVATE KEY`: the same structure.
-            out.push_str(&line.replace("SM2 PRIVATE KEY", "EC PRIVATE KEY"));
-            out.push('\n');
-            body = Some(Vec::new());
-        } else if boundary && line.starts_with("-----END ") {
-            for chunk in body.take().unwrap_or_default().chunks(64) {
-                out.extend(chunk);
-                out.push('\n');
-            }
-            out.push_str(&line.replace("SM2 PRIVATE KEY", "EC PRIVATE KEY"));
-            out.push('\n');
-        } else if let Some(b) = &mut body {
-            b.extend(line.chars().filter(|c| !c.is_whitespace()));
-        }
-    }
-    out
 }
 
 /// Hex from the command line: white space and a `0x` prefix allowed.

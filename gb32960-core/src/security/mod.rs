@@ -48,6 +48,8 @@
 //! `alloc`. Nothing in this module panics on any input.
 
 pub mod cipher;
+#[cfg(feature = "pem")]
+pub mod pem;
 pub mod keyexchange;
 pub mod sign;
 pub mod verify;

@@ -51,11 +51,13 @@ impl Sm2Signer {
     }
 
     /// A signer from a PEM private key (PKCS#8 `PRIVATE KEY`, as `openssl genpkey -algorithm
-    /// SM2` writes it, or SEC1 `EC PRIVATE KEY`), with the default user ID.
+    /// SM2` writes it, or SEC1 `EC PRIVATE KEY` / `SM2 PRIVATE KEY`), with the default user ID.
+    /// Any base64 line width is read ([`crate::security::pem::normalize`]).
     #[cfg(feature = "pem")]
     pub fn from_pem(pem: &str) -> Result<Self> {
         use sm2::elliptic_curve::SecretKey;
         use sm2::pkcs8::DecodePrivateKey;
+        let pem = &crate::security::pem::normalize(pem);
         let secret = SecretKey::<sm2::Sm2>::from_pkcs8_pem(pem)
             .or_else(|_| SecretKey::<sm2::Sm2>::from_sec1_pem(pem))
             .map_err(|_| Error::InvalidKey)?;
@@ -127,6 +129,7 @@ impl P256Signer {
     #[cfg(feature = "pem")]
     pub fn from_pem(pem: &str) -> Result<Self> {
         use p256::pkcs8::DecodePrivateKey;
+        let pem = &crate::security::pem::normalize(pem);
         let secret = p256::SecretKey::from_pkcs8_pem(pem)
             .or_else(|_| p256::SecretKey::from_sec1_pem(pem))
             .map_err(|_| Error::InvalidKey)?;
@@ -189,6 +192,7 @@ impl<R: rand_core::TryCryptoRng> RsaSigner<R> {
     pub fn from_pem(pem: &str, rng: R) -> Result<Self> {
         use rsa::pkcs1::DecodeRsaPrivateKey;
         use rsa::pkcs8::DecodePrivateKey;
+        let pem = &crate::security::pem::normalize(pem);
         let key = rsa::PrivateKey::from_pkcs8_pem(pem)
             .or_else(|_| rsa::PrivateKey::from_pkcs1_pem(pem))
             .map_err(|_| Error::InvalidKey)?;

@@ -155,9 +155,11 @@ impl VerifyingKey {
     /// A key from a PEM SubjectPublicKeyInfo (`-----BEGIN PUBLIC KEY-----`), as OpenSSL writes
     /// it: RSA (`rsaEncryption`, also `-----BEGIN RSA PUBLIC KEY-----`), P-256
     /// (`id-ecPublicKey` + `prime256v1`) or SM2 (`id-ecPublicKey` + curve OID
-    /// 1.2.156.10197.1.301, with the default user ID).
+    /// 1.2.156.10197.1.301, with the default user ID). Any base64 line width is read.
     #[cfg(feature = "pem")]
     pub fn from_public_key_pem(pem: &str) -> Result<Self> {
+        let normalized = crate::security::pem::normalize(pem);
+        let pem = normalized.as_str();
         public_key_from!(pem, from_public_key_pem, from_pkcs1_pem)
     }
 
