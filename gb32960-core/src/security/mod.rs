@@ -48,9 +48,9 @@
 //! `alloc`. Nothing in this module panics on any input.
 
 pub mod cipher;
+pub mod keyexchange;
 #[cfg(feature = "pem")]
 pub mod pem;
-pub mod keyexchange;
 pub mod sign;
 pub mod verify;
 
