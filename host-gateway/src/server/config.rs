@@ -19,6 +19,19 @@
 //! auth_type = "one_way"          # or "third_party" with auth_url (and auth_timeout_ms = 3000)
 //! duplicate_vin = "new_wins"     # or "refuse_new" (answered 0x03)
 //!
+//! [[gateways]]                   # a TLS gateway with device certificates (docs/tls.md)
+//! name = "tls_gateway"
+//! port = 8443
+//! transport = "tls"
+//! [gateways.tls]                 # belongs to the [[gateways]] just above
+//! cert = "/etc/gb32960/server-chain.pem"  # a path, or the PEM text itself
+//! key = "/etc/gb32960/server-key.pem"
+//! client_ca = "/etc/gb32960/device-ca.pem" # optional: device certificates required
+//! vin_match = "cn"               # or "san", "cn_or_san"
+//! max_fragment_size = 4096
+//! [gateways.tls.ocsp]
+//! mode = "disabled"              # or "server" (stapling), "client" (devices), "both"
+//!
 //! [sinks]
 //! ndjson = "./data/messages.ndjson"
 //! webhook = { url = "http://127.0.0.1:9000/hook", batch = 100, retries = 3 }
@@ -193,5 +206,45 @@ mod tests {
         let c: Config = toml::from_str("[[gateways]]\nname = \"ab\"\n").unwrap();
         assert!(format!("{:#}", c.validate().unwrap_err()).contains("name"));
         assert!(toml::from_str::<Config>("bogus = 1").is_err());
+    }
+
+    #[test]
+    fn tls_gateway_in_the_file() {
+        let c: Config = toml::from_str(
+            r#"
+[[gateways]]
+name = "plain_gw"
+port = 9100
+
+[[gateways]]
+name = "tls_gateway"
+host = "127.0.0.1"
+port = 8443
+transport = "tls"
+
+[gateways.tls]
+cert = "/etc/gb32960/server-chain.pem"
+key = "/etc/gb32960/server-key.pem"
+client_ca = "/etc/gb32960/device-ca.pem"
+versions = ["1.3"]
+max_fragment_size = 2048
+
+[gateways.tls.ocsp]
+mode = "client"
+client_cache_secs = 60
+"#,
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert!(c.gateways[0].tls.is_none());
+        let tls = c.gateways[1].tls.as_ref().unwrap();
+        assert_eq!(tls.client_ca.as_deref(), Some("/etc/gb32960/device-ca.pem"));
+        assert_eq!((tls.max_fragment_size, tls.ocsp.client_cache_secs), (2048, 60));
+        let bad: Config = toml::from_str(
+            "[[gateways]]\nname = \"tls_gateway\"\ntransport = \"tls\"\n[gateways.tls]\ncert = \"c\"\nkey = \"k\"\nversions = [\"1.0\"]\n",
+        )
+        .unwrap();
+        let e = format!("{:#}", bad.validate().unwrap_err());
+        assert!(e.contains("gateways[0]") && e.contains("tls.versions"), "{e}");
     }
 }

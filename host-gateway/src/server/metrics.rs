@@ -25,6 +25,7 @@ pub struct Metrics {
     downlinks: Family<Labels, Counter>,
     activations: Family<Labels, Counter>,
     purged: Counter,
+    tls_handshakes: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -46,6 +47,7 @@ impl Metrics {
             downlinks: Family::default(),
             activations: Family::default(),
             purged: Counter::default(),
+            tls_handshakes: Family::default(),
             registry: Registry::default(),
         };
         registry.register("connections", "Open TCP connections", m.connections.clone());
@@ -69,6 +71,11 @@ impl Metrics {
         registry.register("downlinks", "Downlink commands by outcome", m.downlinks.clone());
         registry.register("activations", "2025 activations by result", m.activations.clone());
         registry.register("purged_frames", "Frames deleted by retention", m.purged.clone());
+        registry.register(
+            "tls_handshakes",
+            "TLS handshakes by result (ok, failed, timeout, revoked)",
+            m.tls_handshakes.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -107,6 +114,10 @@ impl Metrics {
 
     pub fn purged(&self, n: u64) {
         self.purged.inc_by(n);
+    }
+
+    pub fn tls_handshake(&self, result: &str) {
+        self.tls_handshakes.get_or_create(&label("result", result)).inc();
     }
 
     /// The text exposition format.

@@ -6,6 +6,8 @@
 //! * [`store`]: the storage trait, the embedded SQLite store (WAL) and the batching writer.
 //! * [`sinks`]: NDJSON file and HTTP webhook.
 //! * [`api`]: the admin HTTP API (axum), with the OpenAPI document and `/metrics`.
+//! * [`tls`]: TLS listeners (rustls): certificates, mutual TLS with the VIN bound to the device
+//!   certificate, OCSP stapling and device checks, CRLs, hot reload on edit and SIGHUP.
 
 pub mod api;
 pub mod auth;
@@ -15,6 +17,7 @@ pub mod metrics;
 pub mod model;
 pub mod sinks;
 pub mod store;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -192,6 +195,21 @@ async fn serve(config: Config) -> Result<()> {
                 if let Err(e) = purge(&ctx, before).await {
                     tracing::error!(error = %format!("{e:#}"), "retention failed");
                 }
+            }
+        });
+    }
+
+    #[cfg(unix)]
+    {
+        // SIGHUP: re-read the certificate, key, CA and CRL files of the TLS gateways.
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("installing the SIGHUP handler")?;
+        let manager = manager.clone();
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading the TLS files");
+                let (ok, failed) = manager.reload_tls().await;
+                tracing::info!(reloaded = ok, failed, "SIGHUP: TLS reload done");
             }
         });
     }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::tls::spec::TlsSpec;
+
 /// How a gateway decides who may log in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -70,11 +72,14 @@ pub struct GatewaySpec {
     /// Timeout of the authentication call, milliseconds.
     #[serde(default = "default_auth_timeout")]
     pub auth_timeout_ms: u64,
-    /// Always "tcp" for now.
+    /// "tcp" or "tls" (then `tls` holds the certificates and the TLS options).
     #[serde(default = "default_transport")]
     pub transport: String,
     #[serde(default)]
     pub duplicate_vin: DuplicatePolicy,
+    /// The TLS settings of a `tls` gateway (see `server::tls::spec`).
+    #[serde(default)]
+    pub tls: Option<TlsSpec>,
 }
 
 fn default_protocol() -> String {
@@ -166,6 +171,7 @@ impl GatewaySpec {
             auth_timeout_ms: default_auth_timeout(),
             transport: default_transport(),
             duplicate_vin: DuplicatePolicy::NewWins,
+            tls: None,
         }
     }
 
@@ -181,8 +187,19 @@ impl GatewaySpec {
         if self.host.parse::<std::net::IpAddr>().is_err() {
             return Err(err("host", format!("{:?} is not an IP address", self.host)));
         }
-        if self.transport != "tcp" {
-            return Err(err("transport", "only \"tcp\" is supported"));
+        match (self.transport.as_str(), &self.tls) {
+            ("tcp", None) => {}
+            ("tcp", Some(_)) => {
+                return Err(err("tls", "TLS settings need transport \"tls\" (or set tls to null)"));
+            }
+            ("tls", None) => {
+                return Err(err(
+                    "tls",
+                    "a \"tls\" gateway needs its TLS settings (at least cert and key)",
+                ))
+            }
+            ("tls", Some(t)) => t.validate()?,
+            _ => return Err(err("transport", "must be \"tcp\" or \"tls\"")),
         }
         match (self.auth_type, &self.auth_url) {
             (AuthType::ThirdParty, None) => {
@@ -343,6 +360,17 @@ mod tests {
         s.port = 9000;
         s.auth_type = AuthType::ThirdParty;
         assert_eq!(s.validate().unwrap_err().field, "auth_url");
+        s.auth_type = AuthType::OneWay;
+        s.transport = "tls".into();
+        assert_eq!(s.validate().unwrap_err().field, "tls");
+        s.tls = Some(TlsSpec::new("chain.pem", "key.pem"));
+        assert!(s.validate().is_ok());
+        s.tls.as_mut().unwrap().max_fragment_size = 100;
+        assert_eq!(s.validate().unwrap_err().field, "tls.max_fragment_size");
+        s.transport = "udp".into();
+        assert_eq!(s.validate().unwrap_err().field, "transport");
+        s.transport = "tcp".into();
+        assert_eq!(s.validate().unwrap_err().field, "tls");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! Output: a progress bar on stderr (only on a terminal), the final statistics on stdout (text,
 //! or one JSON object with `--json`). The exit status is non-zero when no vehicle could log in.
 
+pub mod link;
 pub mod register;
 pub mod report;
 pub mod stats;
@@ -81,6 +82,18 @@ pub struct SimArgs {
     /// Print the final statistics as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Speak TLS, trusting the CA certificate(s) in this PEM file (a gateway with transport "tls").
+    #[arg(long, value_name = "PEM")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// The name the gateway's certificate must carry (DNS name or IP address).
+    #[arg(long, default_value = "localhost", value_name = "NAME", requires = "tls_ca")]
+    pub tls_server_name: String,
+    /// A client certificate (PEM chain) every vehicle presents, with --tls-key.
+    #[arg(long, value_name = "PEM", requires_all = ["tls_ca", "tls_key"])]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 /// Runs the fleet for the duration and prints the final statistics.
@@ -208,6 +221,13 @@ async fn run_fleet(args: &SimArgs, plan: Plan) -> Result<Summary> {
         heartbeat_s: args.heartbeat,
         store_capacity: args.offline_store,
         activation: !args.no_activation,
+        tls: match &args.tls_ca {
+            None => None,
+            Some(ca) => {
+                let client = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
+                Some(link::TlsClient::new(ca, client, &args.tls_server_name)?)
+            }
+        },
     });
     let stats = Arc::new(Stats::default());
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -1,5 +1,5 @@
-//! One simulated T-Box: a tokio task that drives the core's sans-IO [`Tbox`] over a TCP
-//! connection. The machine decides everything the standard decides (login and its retries,
+//! One simulated T-Box: a tokio task that drives the core's sans-IO [`Tbox`] over a TCP (or
+//! TLS, see [`super::link`]) connection. The machine decides everything the standard decides (login and its retries,
 //! report schedule, heartbeats, reissue after an outage, answers to 0x80/0x81/0x82); this driver
 //! only moves bytes, feeds the clock, samples the [`SimVehicle`] when a report falls due,
 //! reconnects, and counts.
@@ -24,6 +24,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 
+use super::link::{Link, TlsClient};
 use super::report::{self, MAX_REPORT};
 use super::stats::Stats;
 use super::vehicle::{mix, Rng, SimVehicle};
@@ -93,6 +94,8 @@ pub struct FleetConfig {
     pub store_capacity: usize,
     /// Send a signed activation (2025 0x09) after the first login.
     pub activation: bool,
+    /// Speak TLS (a gateway with `transport = "tls"`).
+    pub tls: Option<TlsClient>,
 }
 
 /// One vehicle of the fleet.
@@ -153,7 +156,7 @@ pub async fn run_vehicle(
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let mut d = Driver::new(fleet, spec, stats)?;
-    let mut conn: Option<TcpStream> = None;
+    let mut conn: Option<Link> = None;
     let mut reconnect_at = d.spec.start_at;
     let mut rbuf = vec![0u8; 4096];
     loop {
@@ -205,7 +208,7 @@ pub async fn run_vehicle(
     Ok(())
 }
 
-async fn read_some(conn: &mut Option<TcpStream>, buf: &mut [u8]) -> std::io::Result<usize> {
+async fn read_some(conn: &mut Option<Link>, buf: &mut [u8]) -> std::io::Result<usize> {
     match conn {
         Some(s) => s.read(buf).await,
         None => std::future::pending().await,
@@ -291,10 +294,9 @@ impl Driver {
         }
     }
 
-    async fn connect(&mut self) -> Option<TcpStream> {
-        match open(self.fleet.gateway, self.spec.source_ip).await {
+    async fn connect(&mut self) -> Option<Link> {
+        match open(self.fleet.gateway, self.spec.source_ip, self.fleet.tls.as_ref()).await {
             Ok(s) => {
-                let _ = s.set_nodelay(true);
                 self.stats.inc(|c| &c.connects);
                 self.connect_failures = 0;
                 self.deframer.reset();
@@ -314,7 +316,7 @@ impl Driver {
 
     /// Drains the machine: handles its events (sampling reports when due) and writes what it
     /// wants to send, until neither has anything left.
-    async fn pump(&mut self, mut conn: Option<&mut TcpStream>) -> LinkAction {
+    async fn pump(&mut self, mut conn: Option<&mut Link>) -> LinkAction {
         let mut action = LinkAction::Keep;
         loop {
             let mut progressed = false;
@@ -547,7 +549,7 @@ impl Driver {
     }
 
     /// The run is over: log out (0x04), wait briefly for the answer and the platform's close.
-    async fn stop(&mut self, mut s: TcpStream, rbuf: &mut [u8]) {
+    async fn stop(&mut self, mut s: Link, rbuf: &mut [u8]) {
         if self.tbox.is_logged_in() {
             let now = self.now();
             self.tbox.logout(now);
@@ -564,8 +566,24 @@ impl Driver {
     }
 }
 
-/// Connects to the gateway, from `source` if given.
-async fn open(gateway: SocketAddr, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
+/// Connects to the gateway, from `source` if given, and completes the TLS handshake if `tls`.
+async fn open(gateway: SocketAddr, source: Option<IpAddr>, tls: Option<&TlsClient>) -> std::io::Result<Link> {
+    let tcp = open_tcp(gateway, source).await?;
+    let _ = tcp.set_nodelay(true);
+    let Some(tls) = tls else {
+        return Ok(Link::Tcp(tcp));
+    };
+    match timeout(CONNECT_TIMEOUT, tls.connector.connect(tls.server_name.clone(), tcp)).await {
+        Ok(Ok(s)) => Ok(Link::Tls(Box::new(s))),
+        Ok(Err(e)) => Err(std::io::Error::new(e.kind(), format!("TLS handshake: {e}"))),
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "TLS handshake timed out",
+        )),
+    }
+}
+
+async fn open_tcp(gateway: SocketAddr, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
     let socket = if gateway.is_ipv4() {
         TcpSocket::new_v4()?
     } else {

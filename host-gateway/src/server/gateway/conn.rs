@@ -22,6 +22,7 @@ use crate::server::auth::{self, AuthRequest};
 use crate::server::model::{DuplicatePolicy, Gateway};
 use crate::server::sinks;
 use crate::server::store::{FrameRecord, SessionChange, Write};
+use crate::server::tls::cert::ClientIdentity;
 
 /// What an idle connection keeps to receive into. Most frames fit (a login is ~60 bytes, a
 /// full real-time report a few hundred); the buffer grows to the largest legal frame only while
@@ -74,9 +75,26 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     stop: watch::Receiver<bool>,
     guard: mpsc::Sender<()>,
 ) {
+    run_with_identity(ctx, gw, sock, peer, conn_id, stop, guard, None).await
+}
+
+/// [`run`] for a device that proved an identity with a TLS client certificate: every login on
+/// the link must name the VIN (or, for a 0x05 platform login, the platform code) it holds.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_with_identity<S: AsyncRead + AsyncWrite + Unpin>(
+    ctx: Arc<Ctx>,
+    gw: Arc<Gateway>,
+    sock: S,
+    peer: SocketAddr,
+    conn_id: u64,
+    stop: watch::Receiver<bool>,
+    guard: mpsc::Sender<()>,
+    client_cert: Option<ClientIdentity>,
+) {
     let span = tracing::info_span!("conn", conn_id, %peer, gateway = gw.id, vin = tracing::field::Empty);
     ctx.metrics.connection_opened();
     let mut c = Conn::new(ctx.clone(), gw, peer, conn_id);
+    c.client_cert = client_cert;
     let reason = c.drive(sock, stop).instrument(span.clone()).await;
     c.finish(&reason).instrument(span).await;
     ctx.metrics.connection_closed();
@@ -100,6 +118,8 @@ struct Conn {
     tx: mpsc::UnboundedSender<ConnCommand>,
     rx: mpsc::UnboundedReceiver<ConnCommand>,
     close_reason: Option<String>,
+    /// The identity of the device's TLS client certificate, when the gateway verifies them.
+    client_cert: Option<ClientIdentity>,
 }
 
 impl Conn {
@@ -124,6 +144,7 @@ impl Conn {
             tx,
             rx,
             close_reason: None,
+            client_cert: None,
         }
     }
 
@@ -386,6 +407,9 @@ impl Conn {
 
     async fn decide_login(&mut self, vin: String) {
         let unix = chrono::Utc::now().timestamp();
+        if self.refused_by_certificate(&vin, unix) {
+            return;
+        }
         let request = self.login_frame.as_deref().and_then(AuthRequest::from_login);
         let verdict = match &request {
             Some(r) => auth::authenticate(&self.ctx, &self.gw, r).await,
@@ -501,10 +525,25 @@ impl Conn {
         ));
     }
 
+    /// With a verified client certificate, a login naming another VIN (or platform code) is
+    /// refused with the usual failure answer (0x02) and logged; true if it was.
+    fn refused_by_certificate(&mut self, vin: &str, unix: i64) -> bool {
+        let Some(why) = self.client_cert.as_ref().and_then(|c| c.check_vin(vin).err()) else {
+            return false;
+        };
+        tracing::warn!(%vin, reason = %why, "login refused: VIN does not match the client certificate");
+        self.ctx.metrics.login("certificate_mismatch");
+        self.session.reject_login(unix, ResponseFlag::ERROR);
+        true
+    }
+
     /// A 0x05 platform login: a stored account (argon2 hash), optionally bound to a gateway.
     /// The password is never logged.
     async fn decide_platform_login(&mut self, id: String, username: String, password: String) {
         let unix = chrono::Utc::now().timestamp();
+        if self.refused_by_certificate(&id, unix) {
+            return;
+        }
         let verdict = auth::platform_account(&self.ctx, &self.gw, &username, password).await;
         match verdict {
             Ok(()) => {

@@ -1,4 +1,5 @@
-//! A gateway's TCP listener: one task per accepted connection.
+//! A gateway's listener: one task per accepted connection, plain TCP or through the TLS
+//! handshake (`server::tls::accept`) with the gateway's current TLS configuration.
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::{conn, Ctx};
 use crate::server::model::Gateway;
+use crate::server::tls::{accept, TlsSlot};
 
 pub async fn bind(gw: &Gateway) -> Result<TcpListener, String> {
     let addr = gw.spec.bind_addr().map_err(|e| e.to_string())?;
@@ -21,6 +23,7 @@ pub async fn run(
     listener: TcpListener,
     mut stop: watch::Receiver<bool>,
     guard: mpsc::Sender<()>,
+    tls: Option<Arc<TlsSlot>>,
 ) {
     tracing::info!(gateway = gw.id, name = %gw.spec.name, addr = ?listener.local_addr().ok(), "gateway listening");
     loop {
@@ -29,7 +32,13 @@ pub async fn run(
                 Ok((sock, peer)) => {
                     let _ = sock.set_nodelay(true);
                     let conn_id = ctx.next_conn_id();
-                    tokio::spawn(conn::run(ctx.clone(), gw.clone(), sock, peer, conn_id, stop.clone(), guard.clone()));
+                    match &tls {
+                        // The configuration current at accept time (a reload affects later handshakes).
+                        Some(slot) => tokio::spawn(accept::serve(
+                            ctx.clone(), gw.clone(), slot.get(), sock, peer, conn_id, stop.clone(), guard.clone(),
+                        )),
+                        None => tokio::spawn(conn::run(ctx.clone(), gw.clone(), sock, peer, conn_id, stop.clone(), guard.clone())),
+                    };
                 }
                 Err(e) => {
                     tracing::warn!(gateway = gw.id, error = %e, "accept failed");
