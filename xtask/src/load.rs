@@ -18,6 +18,12 @@
 //!   open-file limit are split over several `sim` processes (distinct VIN prefixes).
 //! * **login latency**: the p50/p99/max of each `sim --json` (from login sent to its answer).
 //!
+//! * **TLS** (`--tls ecdsa|rsa`): the same scenarios against a gateway with `transport = "tls"`
+//!   (certificates made here with `openssl`: a P-256 CA and a server key of the given kind), the
+//!   sims speaking TLS 1.3 (`sim --tls-ca`). Run it after a plain run with the same flags: the
+//!   difference in memory per connection is what TLS costs. Handshake throughput is the
+//!   `tls_handshake` bench of host-gateway (docs/BENCHMARKS.md).
+//!
 //! Every child runs under `sh -c 'ulimit -n $(ulimit -Hn)'` (soft open-file limit raised to
 //! the hard one), has a deadline, and is killed when the harness returns or unwinds. Nothing
 //! here is part of `cargo xtask ci`.
@@ -49,6 +55,7 @@ pub const USAGE: &str = "  load [OPTIONS]   Load harness: release host-gateway `
                      --idle-hold S     seconds the idle fleet is held after the ramp (default 60)
                      --ramp-rate N     new connections per second while ramping (default 1000)
                      --edition E       2016 or 2025 (default 2016)
+                     --tls KEY         over TLS: the gateway's key is `ecdsa` (P-256) or `rsa` (2048)
                      --bin PATH        use this host-gateway binary (no build)
                      --no-build        use target/release/host-gateway as it is
                      --keep            keep the temporary data directories
@@ -65,6 +72,8 @@ pub struct Opts {
     idle_hold: u64,
     ramp_rate: u32,
     edition: String,
+    /// Over TLS, with this server key type ("ecdsa" or "rsa").
+    tls: Option<String>,
     bin: Option<PathBuf>,
     build: bool,
     keep: bool,
@@ -81,6 +90,7 @@ impl Opts {
             idle_hold: 60,
             ramp_rate: 1000,
             edition: "2016".into(),
+            tls: None,
             bin: None,
             build: true,
             keep: false,
@@ -101,11 +111,15 @@ impl Opts {
                 "--idle-hold" => o.idle_hold = number(flag, &value()?)?,
                 "--ramp-rate" => o.ramp_rate = number(flag, &value()?)?,
                 "--edition" => o.edition = value()?,
+                "--tls" => o.tls = Some(value()?),
                 "--bin" => o.bin = Some(PathBuf::from(value()?)),
                 "--no-build" => o.build = false,
                 "--keep" => o.keep = true,
                 other => return Err(format!("load: unknown option `{other}`").into()),
             }
+        }
+        if o.tls.as_deref().is_some_and(|k| k != "ecdsa" && k != "rsa") {
+            return Err("load: --tls must be ecdsa or rsa".into());
         }
         if !["2016", "2025"].contains(&o.edition.as_str()) {
             return Err("load: --edition must be 2016 or 2025".into());
@@ -167,7 +181,7 @@ fn throughput(bin: &Path, o: &Opts) -> Result<String> {
         "\n--> throughput: {} vehicles, period {} s, {} s",
         o.vehicles, o.period, o.duration
     );
-    let server = Server::start(bin, "throughput", o.keep)?;
+    let server = Server::start(bin, "throughput", o.keep, o.tls.as_deref())?;
     let ramp = f64::from(o.vehicles) / f64::from(o.ramp_rate);
     let sim = SimRun {
         prefix: "LGBLT".into(),
@@ -216,8 +230,12 @@ fn throughput(bin: &Path, o: &Opts) -> Result<String> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "throughput ({} vehicles, period {} s, {} s, edition {})",
-        o.vehicles, o.period, o.duration, o.edition
+        "throughput ({} vehicles, period {} s, {} s, edition {}, {})",
+        o.vehicles,
+        o.period,
+        o.duration,
+        o.edition,
+        transport(o)
     );
     let _ = writeln!(
         out,
@@ -271,7 +289,7 @@ fn idle(bin: &Path, o: &Opts) -> Result<String> {
             o.idle
         );
     }
-    let server = Server::start(bin, "idle", o.keep)?;
+    let server = Server::start(bin, "idle", o.keep, o.tls.as_deref())?;
     sleep(Duration::from_secs(1));
     let rss0 = rss_kib(server.pid()).unwrap_or(0);
 
@@ -351,8 +369,12 @@ fn idle(bin: &Path, o: &Opts) -> Result<String> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "idle ({} vehicles in {processes} sim process(es), period {} s, heartbeat 240 s, ramp {:.0} s, edition {})",
-        o.idle, o.idle_period, ramp_total, o.edition
+        "idle ({} vehicles in {processes} sim process(es), period {} s, heartbeat 240 s, ramp {:.0} s, edition {}, {})",
+        o.idle,
+        o.idle_period,
+        ramp_total,
+        o.edition,
+        transport(o)
     );
     let _ = writeln!(
         out,
@@ -404,6 +426,117 @@ fn idle(bin: &Path, o: &Opts) -> Result<String> {
     let _ = writeln!(out, "  login latency            {}", t.login);
     let _ = writeln!(out, "  server `accept failed`   {accept_errors} log line(s)");
     Ok(out)
+}
+
+fn transport(o: &Opts) -> String {
+    match o.tls.as_deref() {
+        None => "plain TCP".into(),
+        Some("rsa") => "TLS 1.3, RSA 2048 server key".into(),
+        Some(_) => "TLS 1.3, ECDSA P-256 server key".into(),
+    }
+}
+
+/// A CA and a server certificate for `localhost`/127.0.0.1 (`key`: "ecdsa" or "rsa") in `dir`,
+/// made with `openssl`; the gateway's config file naming them. Returns (CA path, config path).
+fn tls_files(dir: &Path, key: &str) -> Result<(PathBuf, PathBuf)> {
+    fs::create_dir_all(dir)?;
+    let openssl = |args: &[&str]| -> Result {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .map_err(|e| format!("--tls needs the `openssl` command (cargo xtask setup installs it): {e}"))?;
+        if !out.status.success() {
+            return Err(format!("openssl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr)).into());
+        }
+        Ok(())
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-subj",
+        "/CN=gb32960-load-ca",
+        "-days",
+        "2",
+    ])?;
+    if key == "rsa" {
+        openssl(&[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            "server.key",
+        ])?;
+    } else {
+        openssl(&[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "server.key",
+        ])?;
+    }
+    openssl(&[
+        "req",
+        "-new",
+        "-key",
+        "server.key",
+        "-subj",
+        "/CN=localhost",
+        "-out",
+        "server.csr",
+    ])?;
+    fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )?;
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-set_serial",
+        "0x2001",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "server.pem",
+    ])?;
+    let chain = format!(
+        "{}{}",
+        fs::read_to_string(dir.join("server.pem"))?,
+        fs::read_to_string(dir.join("ca.pem"))?
+    );
+    fs::write(dir.join("chain.pem"), chain)?;
+    let config = dir.join("gateway.toml");
+    fs::write(
+        &config,
+        format!(
+            "[[gateways]]\nname = \"load_tls\"\ntransport = \"tls\"\n\n[gateways.tls]\ncert = {:?}\nkey = {:?}\n",
+            dir.join("chain.pem").display().to_string(),
+            dir.join("server.key").display().to_string()
+        ),
+    )?;
+    Ok((dir.join("ca.pem"), config))
 }
 
 #[derive(Debug, Clone, Default)]
@@ -522,16 +655,19 @@ struct Server {
     gateway: SocketAddr,
     api: SocketAddr,
     keep: bool,
+    /// The CA the sims trust when the gateway speaks TLS.
+    tls_ca: Option<PathBuf>,
 }
 
 impl Server {
-    fn start(bin: &Path, label: &str, keep: bool) -> Result<Self> {
+    /// `tls`: serve the gateway over TLS with a server key of this kind ("ecdsa" or "rsa").
+    fn start(bin: &Path, label: &str, keep: bool, tls: Option<&str>) -> Result<Self> {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
         let dir = std::env::temp_dir().join(format!("gb32960-load-{label}-{}-{nanos}", std::process::id()));
         fs::create_dir_all(dir.join("data"))?;
         let gateway = free_port()?;
         let api = free_port()?;
-        let args = vec![
+        let mut args = vec![
             "serve".to_owned(),
             "--data-dir".into(),
             dir.join("data").display().to_string(),
@@ -542,6 +678,13 @@ impl Server {
             "--api-token".into(),
             API_TOKEN.into(),
         ];
+        let mut tls_ca = None;
+        if let Some(key) = tls {
+            // The file's only gateway is the first one, so `--listen` puts it on `gateway`.
+            let (ca, config) = tls_files(&dir.join("tls"), key)?;
+            args.extend(["--config".into(), config.display().to_string()]);
+            tls_ca = Some(ca);
+        }
         let proc = Guarded::spawn("serve", bin, &args, &dir.join("serve.out"), &dir.join("serve.log"))?;
         let server = Server {
             proc,
@@ -549,6 +692,7 @@ impl Server {
             gateway,
             api,
             keep,
+            tls_ca,
         };
         let up = wait_until(Duration::from_secs(30), || server.metrics_text().is_ok());
         if !up {
@@ -696,6 +840,9 @@ impl SimRun {
         ];
         if let Some(ips) = &self.source_ips {
             args.extend(["--source-ip".into(), ips.clone()]);
+        }
+        if let Some(ca) = &server.tls_ca {
+            args.extend(["--tls-ca".into(), ca.display().to_string()]);
         }
         let stdout = server.dir.join(format!("sim{index}.json"));
         let stderr = server.dir.join(format!("sim{index}.log"));
