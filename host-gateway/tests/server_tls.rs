@@ -33,7 +33,7 @@ async fn login_over(addr: &str, ca: &Ca, versions: &[&'static rustls::SupportedP
         .unwrap();
     assert_eq!(version(&s), Some(versions[0].version), "{vin}");
     let cert = peer_cert(&s);
-    let mut l = Link::new(s);
+    let mut l = Link::over(s);
     assert_eq!(l.login(vin).await, ResponseFlag::SUCCESS.0, "{vin}");
     cert
 }
@@ -87,15 +87,15 @@ async fn tls12_and_tls13_with_ecdsa_and_rsa_keys_for_rustls_and_openssl_clients(
     assert_eq!(login_over(&rsa_addr, &ca, TLS12, &vins[7]).await, rsa.der.to_vec());
 
     // Reports over TLS are stored and answered like over TCP.
-    let mut l = Link::new(
+    let mut l = Link::over(
         connect(&s.tcp(), client_config(&ca.cert_pem, None, TLS13))
             .await
             .unwrap(),
     );
     assert_eq!(l.login(&vins[4]).await, ResponseFlag::SUCCESS.0);
     let now = chrono::Utc::now().timestamp();
-    l.send(&report(Cmd::REALTIME, &vins[4], now - 1, 7)).await.unwrap();
-    l.send(&heartbeat(&vins[4])).await.unwrap();
+    l.send(&report(Cmd::REALTIME, &vins[4], now - 1, 7)).await;
+    l.send(&heartbeat(&vins[4])).await;
     let a = l.expect(10).await;
     assert_eq!((a[2], a[3]), (0x07, 0x01));
     let (_, v) = s.get(&format!("/api/v1/devices/{}/messages?command=2", vins[4])).await;
@@ -135,7 +135,7 @@ async fn tls12_and_tls13_with_ecdsa_and_rsa_keys_for_rustls_and_openssl_clients(
 
 /// Sends a heartbeat and expects its answer: the connection is still up.
 async fn alive<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(l: &mut Link<S>, vin: &str) {
-    l.send(&heartbeat(vin)).await.unwrap();
+    l.send(&heartbeat(vin)).await;
     let f = l.expect(10).await;
     assert_eq!((f[2], f[3]), (0x07, 0x01));
 }
@@ -164,7 +164,7 @@ async fn certificates_replaced_by_api_and_sighup_keep_established_connections() 
     let cfg = || client_config(&ca.cert_pem, None, TLS13);
     let served = || async { peer_cert(&connect(&s.tcp(), cfg()).await.unwrap()) };
 
-    let mut kept = Link::new(connect(&s.tcp(), cfg()).await.unwrap());
+    let mut kept = Link::over(connect(&s.tcp(), cfg()).await.unwrap());
     assert_eq!(kept.login(V1).await, ResponseFlag::SUCCESS.0);
 
     // API: inline PEM for B (RSA). The answer shows the new fingerprint, never the key.
@@ -329,7 +329,7 @@ async fn mutual_tls_binds_the_vin_and_refuses_expired_untrusted_and_wrong_vin_ce
 
     // The VIN only in a SAN: refused under vin_match = "cn", accepted after switching to
     // "cn_or_san" (a TLS-only edit: the first device stays connected meanwhile).
-    let mut kept = Link::new(connect(&s.tcp(), cfg(Some(&ecdsa_dev))).await.unwrap());
+    let mut kept = Link::over(connect(&s.tcp(), cfg(Some(&ecdsa_dev))).await.unwrap());
     assert_eq!(kept.login(V[0]).await, ResponseFlag::SUCCESS.0);
     assert_eq!(
         tls_login(&s.tcp(), cfg(Some(&san_dev)), V[2]).await,
@@ -348,7 +348,7 @@ async fn mutual_tls_binds_the_vin_and_refuses_expired_untrusted_and_wrong_vin_ce
         tls_login(&s.tcp(), cfg(Some(&san_dev)), V[2]).await,
         ResponseFlag::SUCCESS.0
     );
-    kept.send(&heartbeat(V[0])).await.unwrap();
+    kept.send(&heartbeat(V[0])).await;
     assert_eq!(kept.expect(10).await[2], 0x07);
 
     // Expired, untrusted, none: the handshake fails and the log says why.
@@ -432,7 +432,7 @@ async fn garbage_silence_and_the_record_size_cap_on_a_tls_port() {
         )
         .await
         .unwrap();
-    let mut l = Link::new(stream);
+    let mut l = Link::over(stream);
     assert_eq!(l.login(V1).await, ResponseFlag::SUCCESS.0);
     let bytes = seen.lock().unwrap().clone();
     let mut records = Vec::new();

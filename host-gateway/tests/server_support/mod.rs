@@ -14,7 +14,7 @@ use gb32960_core::realtime::RealtimeReport;
 use gb32960_core::wire::{FixedStr, RecordList, Time, Writer};
 use gb32960_core::{Command as Cmd, Edition, Header, RawFrame, ResponseFlag};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub const TOKEN: &str = "test-token-0123456789";
@@ -394,9 +394,9 @@ pub fn heartbeat(v: &str) -> Vec<u8> {
     frame(Cmd::HEARTBEAT, ResponseFlag::COMMAND, v, &[])
 }
 
-/// A T-Box connection.
-pub struct Tbox {
-    pub sock: TcpStream,
+/// A T-Box connection over TCP, or over any stream (a TLS client's) with [`Tbox::over`].
+pub struct Tbox<S = TcpStream> {
+    pub sock: S,
     rx: Box<Deframer<65556>>,
     pending: std::collections::VecDeque<Vec<u8>>,
 }
@@ -405,21 +405,34 @@ pub struct Tbox {
 #[derive(Debug)]
 pub enum Got {
     Frame(Vec<u8>),
-    Closed,
+    /// The link ended (end of stream, or the error).
+    Closed(String),
     Nothing,
 }
 
 impl Tbox {
     pub async fn connect(addr: &str) -> Tbox {
+        Tbox::over(TcpStream::connect(addr).await.unwrap())
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Tbox<S> {
+    pub fn over(sock: S) -> Self {
         Tbox {
-            sock: TcpStream::connect(addr).await.unwrap(),
+            sock,
             rx: Box::default(),
             pending: Default::default(),
         }
     }
 
+    /// Sends, which must succeed.
     pub async fn send(&mut self, bytes: &[u8]) {
-        self.sock.write_all(bytes).await.unwrap();
+        self.try_send(bytes).await.unwrap();
+    }
+
+    pub async fn try_send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.sock.write_all(bytes).await?;
+        self.sock.flush().await
     }
 
     /// The next frame from the gateway within `secs`.
@@ -430,10 +443,10 @@ impl Tbox {
             if let Some(f) = self.pending.pop_front() {
                 return Got::Frame(f);
             }
-            let r = tokio::time::timeout_at(deadline, self.sock.read(&mut buf)).await;
-            match r {
+            match tokio::time::timeout_at(deadline, self.sock.read(&mut buf)).await {
                 Err(_) => return Got::Nothing,
-                Ok(Ok(0)) | Ok(Err(_)) => return Got::Closed,
+                Ok(Ok(0)) => return Got::Closed("eof".into()),
+                Ok(Err(e)) => return Got::Closed(e.to_string()),
                 Ok(Ok(n)) => {
                     self.rx.feed(&buf[..n]);
                     while let Some(ev) = self.rx.poll() {
@@ -456,20 +469,31 @@ impl Tbox {
 
     /// Logs in and returns the answer's response flag (0 if the link closed without one).
     pub async fn login(&mut self, v: &str) -> u8 {
-        self.send(&login(v, "89860012345678901234")).await;
+        if self.try_send(&login(v, "89860012345678901234")).await.is_err() {
+            return 0;
+        }
         match self.recv(10).await {
             Got::Frame(f) => f[3],
             _ => 0,
         }
     }
 
-    /// Whether the gateway closes the link within `secs`.
+    /// Whether the gateway closes the link within `secs` (frames before are skipped).
     pub async fn closed_within(&mut self, secs: u64) -> bool {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
         loop {
-            match self.recv(secs).await {
-                Got::Closed => return true,
+            let left = deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .as_secs()
+                .max(1);
+            match self.recv(left).await {
+                Got::Closed(_) => return true,
                 Got::Nothing => return false,
-                Got::Frame(_) => continue,
+                Got::Frame(_) => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return false;
+                    }
+                }
             }
         }
     }

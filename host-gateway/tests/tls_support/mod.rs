@@ -15,11 +15,10 @@ use std::time::Duration;
 use gb32960_core::frame::{Deframer, Event};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use crate::server_support::{login, Server};
+use crate::server_support::Server;
 use pki::Leaf;
 
 /// The config file of a server whose first (and only) gateway is a TLS gateway; `tls` is the
@@ -117,103 +116,15 @@ pub async fn connect(addr: &str, config: Arc<rustls::ClientConfig>) -> std::io::
     .map_err(|_| std::io::Error::other("handshake timed out"))?
 }
 
-/// What came back.
-#[derive(Debug)]
-pub enum Got {
-    Frame(Vec<u8>),
-    Closed(String),
-    Nothing,
-}
-
-/// A T-Box over any stream (TLS here).
-pub struct Link<S> {
-    pub s: S,
-    rx: Box<Deframer<65556>>,
-    pending: std::collections::VecDeque<Vec<u8>>,
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
-    pub fn new(s: S) -> Self {
-        Link {
-            s,
-            rx: Box::default(),
-            pending: Default::default(),
-        }
-    }
-
-    pub async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.s.write_all(bytes).await?;
-        self.s.flush().await
-    }
-
-    pub async fn recv(&mut self, secs: u64) -> Got {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-        let mut buf = [0u8; 4096];
-        loop {
-            if let Some(f) = self.pending.pop_front() {
-                return Got::Frame(f);
-            }
-            match tokio::time::timeout_at(deadline, self.s.read(&mut buf)).await {
-                Err(_) => return Got::Nothing,
-                Ok(Ok(0)) => return Got::Closed("eof".into()),
-                Ok(Err(e)) => return Got::Closed(e.to_string()),
-                Ok(Ok(n)) => {
-                    self.rx.feed(&buf[..n]);
-                    while let Some(ev) = self.rx.poll() {
-                        if let Event::Frame { bytes, .. } = ev {
-                            self.pending.push_back(bytes.to_vec());
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    pub async fn expect(&mut self, secs: u64) -> Vec<u8> {
-        match self.recv(secs).await {
-            Got::Frame(f) => f,
-            other => panic!("expected a frame, got {other:?}"),
-        }
-    }
-
-    /// Logs in as `vin`; the answer's response flag, or 0 if the link closed without one.
-    pub async fn login(&mut self, vin: &str) -> u8 {
-        if self.send(&login(vin, "89860012345678901234")).await.is_err() {
-            return 0;
-        }
-        match self.recv(10).await {
-            Got::Frame(f) => f[3],
-            _ => 0,
-        }
-    }
-
-    /// Whether the gateway closes the link within `secs` (frames before are skipped).
-    pub async fn closed_within(&mut self, secs: u64) -> bool {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-        loop {
-            let left = deadline
-                .saturating_duration_since(tokio::time::Instant::now())
-                .as_secs()
-                .max(1);
-            match self.recv(left).await {
-                Got::Closed(_) => return true,
-                Got::Nothing => return false,
-                Got::Frame(_) => {
-                    if tokio::time::Instant::now() >= deadline {
-                        return false;
-                    }
-                }
-            }
-        }
-    }
-}
+/// A T-Box over a TLS stream: the TCP tests' [`Tbox`](crate::server_support::Tbox).
+pub type Link<S> = crate::server_support::Tbox<S>;
 
 /// Connects with rustls and logs in: the response flag, or 0 when the handshake or the link
 /// failed before an answer (a refused certificate surfaces either way, depending on the TLS
 /// version: in 1.3 the client finishes its side before the server has judged its certificate).
 pub async fn tls_login(addr: &str, config: Arc<rustls::ClientConfig>, vin: &str) -> u8 {
     match connect(addr, config).await {
-        Ok(s) => Link::new(s).login(vin).await,
+        Ok(s) => Link::over(s).login(vin).await,
         Err(_) => 0,
     }
 }
