@@ -1,0 +1,145 @@
+//! The device's identity and factory settings.
+//!
+//! A production T-Box reads these from its provisioning data; the QEMU board takes them from
+//! environment variables at build time ([`DeviceConfig::from_build_env`]), which is how
+//! `cargo xtask qemu-test` gives each build its VIN and gateway.
+
+use gb32960_core::session::params::Parameters;
+use gb32960_core::session::tbox::{LoginCodes, TboxConfig};
+use gb32960_core::wire::FixedStr;
+use gb32960_core::Edition;
+
+/// VIN used when `TBOX_VIN` is not set at build time.
+pub const DEFAULT_VIN: &str = "LTBOXQEMU00000001";
+/// ICCID used when `TBOX_ICCID` is not set.
+pub const DEFAULT_ICCID: &str = "89860000000000000001";
+/// Gateway address used when `TBOX_GATEWAY_HOST` is not set: QEMU's guest-forward address.
+pub const DEFAULT_GATEWAY_HOST: &str = "10.0.2.100";
+/// Gateway port used when `TBOX_GATEWAY_PORT` is not set.
+pub const DEFAULT_GATEWAY_PORT: u16 = 32960;
+
+/// What the firmware knows about itself before it has ever talked to a platform.
+#[derive(Debug, Clone)]
+pub struct DeviceConfig {
+    /// The edition spoken (the simulated vehicle reports 2016 data).
+    pub edition: Edition,
+    /// The vehicle's VIN; with TLS, also the CN of the device certificate.
+    pub vin: FixedStr<17>,
+    /// The SIM's ICCID.
+    pub iccid: FixedStr<20>,
+    /// Factory platform domain (parameter 0x05): a host name or a dotted IPv4 address.
+    pub gateway_host: &'static str,
+    /// Factory platform port (parameter 0x06).
+    pub gateway_port: u16,
+    /// Factory report period, s (parameter 0x02).
+    pub report_period_s: u16,
+    /// Factory heartbeat period, s (parameter 0x09).
+    pub heartbeat_s: u8,
+    /// Factory wait for the platform's answers, s (parameter 0x0A, 1-600).
+    pub response_timeout_s: u16,
+    /// Hardware version (parameter 0x07).
+    pub hardware_version: [u8; 5],
+}
+
+/// The firmware version reported as parameter 0x08: `FW` and the crate's `major.minor`.
+pub const FIRMWARE_VERSION: [u8; 5] = firmware_version(env!("CARGO_PKG_VERSION").as_bytes());
+
+const fn firmware_version(v: &[u8]) -> [u8; 5] {
+    // "0.1.0" -> "FW0.1"; fixed five bytes whatever the version string.
+    let mut out = *b"FW0.0";
+    if v.len() >= 3 {
+        out[2] = v[0];
+        out[3] = v[1];
+        out[4] = v[2];
+    }
+    out
+}
+
+impl DeviceConfig {
+    /// The configuration from build-time environment variables (`TBOX_VIN`, `TBOX_ICCID`,
+    /// `TBOX_GATEWAY_HOST`, `TBOX_GATEWAY_PORT`, `TBOX_REPORT_PERIOD_S`,
+    /// `TBOX_RESPONSE_TIMEOUT_S`), with defaults. A value that does not fit falls back to its
+    /// default.
+    pub fn from_build_env() -> Self {
+        let vin = option_env!("TBOX_VIN").and_then(FixedStr::new);
+        let iccid = option_env!("TBOX_ICCID").and_then(FixedStr::new);
+        let port = option_env!("TBOX_GATEWAY_PORT").and_then(|p| p.parse().ok());
+        let period = option_env!("TBOX_REPORT_PERIOD_S").and_then(|p| p.parse().ok());
+        let answer_wait = option_env!("TBOX_RESPONSE_TIMEOUT_S").and_then(|p| p.parse().ok());
+        DeviceConfig {
+            edition: Edition::V2016,
+            vin: vin
+                .or_else(|| FixedStr::new(DEFAULT_VIN))
+                .unwrap_or(FixedStr([b'0'; 17])),
+            iccid: iccid
+                .or_else(|| FixedStr::new(DEFAULT_ICCID))
+                .unwrap_or(FixedStr([b'0'; 20])),
+            gateway_host: option_env!("TBOX_GATEWAY_HOST").unwrap_or(DEFAULT_GATEWAY_HOST),
+            gateway_port: port.unwrap_or(DEFAULT_GATEWAY_PORT),
+            report_period_s: period.filter(|p| (1..=600).contains(p)).unwrap_or(10),
+            heartbeat_s: 30,
+            response_timeout_s: answer_wait.filter(|s| (1..=600).contains(s)).unwrap_or(30),
+            hardware_version: *b"QEMU1",
+        }
+    }
+
+    /// The parameters of a device that has never been configured (and what factory reset
+    /// keeps of them: the core keeps the domains and ports).
+    pub fn factory_params(&self) -> Parameters {
+        let mut p = Parameters::defaults(self.edition);
+        p.report_period_s = self.report_period_s;
+        p.heartbeat_period_s = self.heartbeat_s;
+        p.terminal_response_timeout_s = self.response_timeout_s;
+        p.hardware_version = self.hardware_version;
+        p.firmware_version = FIRMWARE_VERSION;
+        p.platform_domain = heapless::Vec::from_slice(self.gateway_host.as_bytes()).unwrap_or_default();
+        p.platform_port = self.gateway_port;
+        p
+    }
+
+    /// The session configuration: the edition's recommended timings, our identity and one
+    /// battery pack code derived from the VIN.
+    pub fn tbox_config(&self) -> TboxConfig {
+        let mut c = TboxConfig::new(self.edition, self.vin, self.iccid);
+        c.login_codes = login_codes(self.edition, self.vin.trimmed());
+        c
+    }
+}
+
+/// Login codes: one rechargeable energy storage subsystem with a 24-byte code (2016: n = 1,
+/// m = 24; 2025: one pack of one BMS): `BAT` and the VIN's last 12 characters, zero-padded.
+pub fn login_codes(edition: Edition, vin: &[u8]) -> LoginCodes {
+    let mut code = [b'0'; 24];
+    code[..3].copy_from_slice(b"BAT");
+    let tail = &vin[vin.len().saturating_sub(12)..];
+    code[24 - tail.len()..].copy_from_slice(tail);
+    let mut codes = LoginCodes::default();
+    let _ = codes.codes.extend_from_slice(&code);
+    match edition {
+        Edition::V2016 => {
+            codes.subsystem_count = 1;
+            codes.code_len = 24;
+        }
+        Edition::V2025 => {
+            let _ = codes.packs_per_bms.push(1);
+        }
+    }
+    codes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_derived_values() {
+        let c = DeviceConfig::from_build_env();
+        assert_eq!(c.vin.trimmed().len(), 17);
+        let p = c.factory_params();
+        assert_eq!(p.platform_port, c.gateway_port);
+        assert_eq!(&p.firmware_version[..2], b"FW");
+        let codes = login_codes(Edition::V2016, b"LTBOXQEMU00000001");
+        assert_eq!(&codes.codes[..], b"BAT000000000QEMU00000001");
+        assert_eq!((codes.subsystem_count, codes.code_len), (1, 24));
+    }
+}

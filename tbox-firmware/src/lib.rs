@@ -1,0 +1,39 @@
+//! The T-Box application: everything that is the same on every board.
+//!
+//! The protocol itself (login and its retries, heartbeats, report schedule, store-and-forward
+//! with reissue, answers to 0x80/0x81/0x82) is the core's sans-IO machine
+//! [`gb32960_core::session::tbox::Tbox`]. This crate is its embassy driver, generic over what a
+//! board provides:
+//!
+//! * [`transport`]: how bytes reach the gateway. [`transport::Transport`] opens a connection to
+//!   an [`transport::Endpoint`] and runs a [`transport::Session`] over its two halves
+//!   (`embedded-io-async` `Read` and `Write`). [`net::TcpTransport`] does TCP (and DNS) over an
+//!   `embassy-net` stack; [`tls::TlsTransport`] (feature `tls`) wraps it in TLS 1.3 with
+//!   mutual certificates (embedded-tls), verifying the gateway against a CA.
+//! * [`params`]: the parameters (0x01-0x10) kept in a board's non-volatile memory ([`params::Nvm`]).
+//! * [`vehicle`]: where report data comes from ([`vehicle::VehicleSource`]), with a deterministic
+//!   [`vehicle::SimulatedVehicle`] for tests.
+//! * [`app`]: the driver: the service loop (timers, events, sampling, control) and the
+//!   connection loop (connect, log in, pump frames, reconnect), and the [`app::Platform`] hooks
+//!   (wall clock, reset, power-off, alarm display).
+//!
+//! Boards (`src/board/<name>/` of the binary) bring up the clock, the NIC, entropy and storage,
+//! then call [`app::App::run`]. Time is `embassy-time`; logging goes through [`log`].
+//!
+//! The crate builds on the host too (with a mock clock), so the generic parts are unit-tested by
+//! `cargo test --workspace`; the board code is only compiled for bare-metal targets.
+#![cfg_attr(not(test), no_std)]
+#![warn(missing_docs)]
+
+pub mod log;
+
+pub mod app;
+pub mod boot;
+pub mod clock;
+pub mod config;
+pub mod net;
+pub mod params;
+#[cfg(feature = "tls")]
+pub mod tls;
+pub mod transport;
+pub mod vehicle;
