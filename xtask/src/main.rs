@@ -19,7 +19,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+mod boards;
+mod http;
 mod load;
+mod qemu;
 
 type Error = Box<dyn std::error::Error>;
 type Result<T = (), E = Error> = std::result::Result<T, E>;
@@ -29,9 +32,15 @@ Usage: cargo xtask <COMMAND> [ARGS]
 
 Commands:
   ci               Run every CI step in order, stopping at the first failure:
-                     setup, fmt, clippy, test, no_std, doc
-  setup            Install what is missing: rustup targets and components, and the
-                     Python oracle virtualenv (target/oracle-venv with rtm_con)
+                     setup, fmt, clippy, test, no_std, boards, doc, qemu-test
+  setup            Install what is missing: rustup targets and components, qemu-system-arm,
+                     and the Python oracle virtualenv (target/oracle-venv with rtm_con)
+  qemu-test        Build the T-Box firmware (TCP and TLS) for QEMU mps2-an386 and run it
+                     against the real gateway: login, values, reissue, period, disconnect,
+                     logout, wrong CA (logs in target/qemu-test/)
+  boards           Lint and build tbox-firmware for the hardware boards (NUCLEO-F767ZI,
+                     NUCLEO-H743ZI, ESP32-C3; TCP and TLS), print flash and RAM (images in
+                     target/boards/); `ci` builds only F767ZI (TCP, TLS) and ESP32-C3 (TCP)
   fuzz [SECONDS]   Fuzz the `decode` target of gb32960-core/fuzz with cargo-fuzz on
                      nightly for SECONDS (default 60)
   bench            Run the codec benchmarks (cargo bench -p gb32960-core --bench codec)
@@ -44,8 +53,8 @@ Environment:
 
 /// Bare-metal targets `gb32960-core` must build for (and that `setup` installs).
 const NO_STD_TARGETS: &[&str] = &["thumbv7em-none-eabihf", "riscv32imc-unknown-none-elf"];
-/// Rustup components the CI steps need.
-const RUST_COMPONENTS: &[&str] = &["rustfmt", "clippy"];
+/// Rustup components the CI steps need (`llvm-tools`: `llvm-size` for the firmware figures).
+const RUST_COMPONENTS: &[&str] = &["rustfmt", "clippy", "llvm-tools"];
 /// The Python virtualenv holding the reference implementation, relative to the workspace root.
 const ORACLE_VENV: &str = "target/oracle-venv";
 /// What the oracle venv needs; installed only when `import rtm_con` fails. rtm_con 1.0.4's
@@ -67,6 +76,10 @@ fn main() -> ExitCode {
         Some((command, rest)) => (command.as_str(), rest),
         None => ("help", &[][..]),
     };
+    // Started by QEMU per guest connection: no banner, no summary, nothing on stderr.
+    if command == qemu::relay::COMMAND {
+        return qemu::relay::run(rest);
+    }
 
     let steps = match command {
         "help" | "-h" | "--help" => {
@@ -77,6 +90,8 @@ fn main() -> ExitCode {
         "setup" => no_args(command, rest).map(|()| vec![Step::new("setup", setup)]),
         "fuzz" => fuzz_seconds(rest).map(|seconds| vec![Step::new("fuzz", move |ctx: &mut Ctx| fuzz(ctx, seconds))]),
         "bench" => no_args(command, rest).map(|()| vec![Step::new("bench", bench)]),
+        "boards" => no_args(command, rest).map(|()| vec![Step::new("boards", boards::run)]),
+        "qemu-test" => no_args(command, rest).map(|()| vec![Step::new("qemu-test", qemu::run)]),
         "load" => {
             load::Opts::parse(rest).map(|opts| vec![Step::new("load", move |ctx: &mut Ctx| load::run(ctx, opts))])
         }
@@ -124,7 +139,9 @@ fn ci_steps() -> Vec<Step> {
         Step::new("clippy", clippy),
         Step::new("test", test),
         Step::new("no_std", no_std),
+        Step::new("boards", boards::ci),
         Step::new("doc", doc),
+        Step::new("qemu-test", qemu::run),
     ]
 }
 
@@ -136,6 +153,7 @@ fn ci_steps() -> Vec<Step> {
 fn setup(ctx: &mut Ctx) -> Result {
     setup_rust(ctx)?;
     setup_system_packages(ctx)?;
+    qemu::setup_qemu(ctx)?;
     let python = setup_oracle_venv(ctx)?;
     println!("{ORACLE_PYTHON_ENV}={} (exported to later steps)", python.display());
     ctx.set_env(ORACLE_PYTHON_ENV, python);
@@ -256,7 +274,23 @@ fn clippy(ctx: &mut Ctx) -> Result {
     Cmd::new("cargo")
         .args(["clippy", "--workspace", "--all-targets", "--all-features"])
         .args(["--", "-D", "warnings"])
-        .run(ctx)
+        .run(ctx)?;
+    // The firmware's board code only exists for its target: lint it there, TCP and TLS builds.
+    for features in [qemu::BOARD_FEATURE.to_owned(), format!("{},tls", qemu::BOARD_FEATURE)] {
+        Cmd::new("cargo")
+            .args([
+                "clippy",
+                "-p",
+                "tbox-firmware",
+                "--target",
+                qemu::TARGET,
+                "--features",
+                &features,
+            ])
+            .args(["--", "-D", "warnings"])
+            .run(ctx)?;
+    }
+    Ok(())
 }
 
 fn test(ctx: &mut Ctx) -> Result {
