@@ -159,8 +159,8 @@ impl Sim {
                     let data = (self.make_report)(unix_at(self.now), self.submitted);
                     self.tbox.submit_report(self.now, &data).unwrap();
                 }
-                if let TboxEvent::Control { data_unit } = &ev {
-                    let leaked: &'static [u8] = Box::leak(data_unit.to_vec().into_boxed_slice());
+                if let TboxEvent::Control = &ev {
+                    let leaked: &'static [u8] = Box::leak(self.tbox.downlink_data().to_vec().into_boxed_slice());
                     self.controls.push(TerminalControl::parse(leaked).unwrap());
                 }
                 self.tbox_events.push((self.now, ev));
@@ -1066,4 +1066,61 @@ fn a_late_answer_to_a_cancelled_query_does_not_complete_the_next_one() {
         .collect();
     assert_eq!(answered, [second]);
     assert_eq!(p.downlinks_queued(), 0);
+}
+
+/// Control data units wait beside the events, not inside them: two are held until polled, a
+/// third is refused with an error answer (the platform sends it again), and each event is
+/// followed by its own data unit.
+#[test]
+fn control_commands_are_held_in_order_and_a_third_unpolled_one_is_refused() {
+    let v = vin("LCONTROLQUEUE0001");
+    let mut t = TestTbox::new(
+        TboxConfig::new(Edition::V2016, v, FixedStr::new("89860000000000000001").unwrap()),
+        Parameters::defaults(Edition::V2016),
+        MemoryStore::new(),
+        0,
+    );
+    t.handle_connected(0);
+    let mut buf = [0u8; 1024];
+    while t.poll_transmit(0, &mut buf).is_some() {}
+    while t.poll_event().is_some() {}
+    let time = Time::from_unix(EPOCH_UNIX).unwrap().0;
+    let control = |id: u8| {
+        let data = [&time[..], &[id]].concat();
+        let header = Header::command(Edition::V2016, Command::TERMINAL_CONTROL, v);
+        let mut b = vec![0u8; 64];
+        let n = gb32960_core::RawFrame { header, data: &data }.emit(&mut b).unwrap();
+        b.truncate(n);
+        b
+    };
+    // Disconnect (0x05), shutdown (0x02), then a reset (0x03) before any poll.
+    for id in [0x05, 0x02, 0x03] {
+        t.handle_frame(10, &control(id));
+    }
+    let mut flags = Vec::new();
+    while let Some(n) = t.poll_transmit(10, &mut buf) {
+        let f = Frame::parse(&buf[..n]).unwrap();
+        assert_eq!(f.header.command, Command::TERMINAL_CONTROL);
+        flags.push(f.header.response);
+    }
+    assert_eq!(
+        flags,
+        [ResponseFlag::SUCCESS, ResponseFlag::SUCCESS, ResponseFlag::ERROR]
+    );
+    let mut got = Vec::new();
+    while let Some(e) = t.poll_event() {
+        if e == TboxEvent::Control {
+            got.push(TerminalControl::parse(t.downlink_data()).unwrap().command.id());
+        }
+    }
+    assert_eq!(got, [0x05, 0x02], "disconnect, then shutdown");
+    // Polled: room again.
+    t.handle_frame(20, &control(0x03));
+    let n = t.poll_transmit(20, &mut buf).unwrap();
+    assert_eq!(Frame::parse(&buf[..n]).unwrap().header.response, ResponseFlag::SUCCESS);
+    assert_eq!(t.poll_event(), Some(TboxEvent::Control));
+    assert_eq!(
+        TerminalControl::parse(t.downlink_data()).unwrap().command,
+        ControlCommand::Reset
+    );
 }

@@ -271,10 +271,7 @@ async fn commands_set_query_control_timeout_offline_in_both_editions() {
         )
         .await;
         assert_eq!((st, a["flag"].as_u64()), (200, Some(1)), "{a}");
-        let e = tb.wait_for(5, |e| matches!(e, TboxEvent::Control { .. })).await;
-        let TboxEvent::Control { data_unit } = e else {
-            unreachable!()
-        };
+        let (_, data_unit) = tb.wait_for(5, |e| matches!(e, TboxEvent::Control)).await;
         assert_eq!(&data_unit[6..], &[6, 2, b'c', b'h', b'e', b'c', b'k']);
 
         // A terminal that never answers: 504.

@@ -30,6 +30,22 @@ pub trait ReissueStore {
     }
 }
 
+/// A store borrowed for the machine's lifetime (one in a `static`, say) is a store.
+impl<S: ReissueStore + ?Sized> ReissueStore for &mut S {
+    fn push(&mut self, data_unit: &[u8]) -> Result<(), PushError> {
+        (**self).push(data_unit)
+    }
+    fn peek_oldest(&self, buf: &mut [u8]) -> Option<usize> {
+        (**self).peek_oldest(buf)
+    }
+    fn pop_oldest(&mut self) {
+        (**self).pop_oldest()
+    }
+    fn len(&self) -> usize {
+        (**self).len()
+    }
+}
+
 /// An in-memory store of up to `SLOTS` reports of at most `SLOT` bytes each, no allocator.
 #[derive(Debug, Default)]
 pub struct MemoryStore<const SLOTS: usize, const SLOT: usize> {

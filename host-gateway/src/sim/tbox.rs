@@ -479,9 +479,9 @@ impl Driver {
             TboxEvent::ReportDue { .. } => self.sample(),
             TboxEvent::ReportLost { .. } => stats.inc(|c| &c.reports_lost),
             TboxEvent::ReportRejected { .. } => stats.inc(|c| &c.reports_rejected),
-            TboxEvent::Control { data_unit } => {
+            TboxEvent::Control => {
                 stats.inc(|c| &c.controls_received);
-                if let Ok(control) = TerminalControl::parse(&data_unit) {
+                if let Ok(control) = TerminalControl::parse(self.tbox.downlink_data()) {
                     tracing::debug!(vin = %self.spec.vin, command = ?control.command, "control");
                     // Already acknowledged by the machine; give the answer a moment to leave.
                     match control.command {
@@ -504,7 +504,7 @@ impl Driver {
             | TboxEvent::ParametersChanged
             | TboxEvent::TimeCalibrated { .. }
             | TboxEvent::Activation { .. }
-            | TboxEvent::KeyExchange { .. } => {}
+            | TboxEvent::KeyExchange => {}
         }
         LinkAction::Keep
     }

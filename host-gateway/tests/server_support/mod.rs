@@ -293,7 +293,8 @@ pub async fn metric(s: &Server, prefix: &str) -> f64 {
 // The core's T-Box machine over TCP (answers 0x80/0x81/0x82 itself)
 
 pub struct CoreTbox {
-    pub events: tokio::sync::mpsc::UnboundedReceiver<gb32960_core::session::tbox::TboxEvent>,
+    /// Each event, with the data unit of a Control or KeyExchange event (empty otherwise).
+    pub events: tokio::sync::mpsc::UnboundedReceiver<(gb32960_core::session::tbox::TboxEvent, Vec<u8>)>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -339,7 +340,7 @@ impl CoreTbox {
             loop {
                 m.handle_timeout(now());
                 while let Some(e) = m.poll_event() {
-                    let _ = tx.send(e);
+                    let _ = tx.send((e, m.downlink_data().to_vec()));
                 }
                 while let Some(n) = m.poll_transmit(now(), &mut out) {
                     if sock.write_all(&out[..n]).await.is_err() {
@@ -378,11 +379,11 @@ impl CoreTbox {
         &mut self,
         secs: u64,
         f: impl Fn(&gb32960_core::session::tbox::TboxEvent) -> bool,
-    ) -> gb32960_core::session::tbox::TboxEvent {
+    ) -> (gb32960_core::session::tbox::TboxEvent, Vec<u8>) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
         loop {
             match tokio::time::timeout_at(deadline, self.events.recv()).await {
-                Ok(Some(e)) if f(&e) => return e,
+                Ok(Some(e)) if f(&e.0) => return e,
                 Ok(Some(_)) => continue,
                 other => panic!("event not seen within {secs} s: {other:?}"),
             }

@@ -211,7 +211,12 @@ impl<V: VehicleSource, S: ReissueStore, P: Platform> App<V, S, P> {
             TboxEvent::ReportLost { total } => info!("store: full, oldest report dropped ({total} lost)"),
             TboxEvent::ReportRejected { .. } => info!("report: refused three times, dropped"),
             TboxEvent::ParametersChanged => return true,
-            TboxEvent::Control { data_unit } => self.control(&data_unit, now),
+            TboxEvent::Control => {
+                let data_unit = self.with(|s| gb32960_core::session::Bytes::<512>::from_slice(s.tbox.downlink_data()));
+                if let Ok(data_unit) = data_unit {
+                    self.control(&data_unit, now);
+                }
+            }
             TboxEvent::TimeCalibrated { time } => {
                 let unix = time.to_unix().unwrap_or(0);
                 crate::clock::set(unix, now);
@@ -223,7 +228,7 @@ impl<V: VehicleSource, S: ReissueStore, P: Platform> App<V, S, P> {
             }
             TboxEvent::BadFrame { error } => info!("frame: unusable ({})", error),
             TboxEvent::Activation { status, .. } => info!("activation: answered ({status})"),
-            TboxEvent::KeyExchange { .. } => info!("key exchange: not supported"),
+            TboxEvent::KeyExchange => info!("key exchange: not supported"),
         }
         false
     }

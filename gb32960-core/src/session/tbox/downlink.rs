@@ -93,6 +93,12 @@ impl<S: ReissueStore, const SLOT: usize, const PENDING: usize> Tbox<S, SLOT, PEN
                 let _: Option<SetError> = result.err();
             }
             (Command::TERMINAL_CONTROL, Body::Control(c)) => {
+                let Some(data_unit) = bytes_of(raw.data).filter(|_| !self.downlink_units.is_full()) else {
+                    // No room to hand it over (the application has not polled the earlier
+                    // ones): refused, so the platform sends it again (B.2.4).
+                    self.answer(now, Command::TERMINAL_CONTROL, ResponseFlag::ERROR, raw.data);
+                    return;
+                };
                 self.answer(now, Command::TERMINAL_CONTROL, ResponseFlag::SUCCESS, raw.data);
                 if c.command.id() == 0x04 {
                     self.params = Parameters {
@@ -104,17 +110,24 @@ impl<S: ReissueStore, const SLOT: usize, const PENDING: usize> Tbox<S, SLOT, PEN
                     };
                     self.event(TboxEvent::ParametersChanged);
                 }
-                if let Some(data_unit) = bytes_of(raw.data) {
-                    self.event(TboxEvent::Control { data_unit });
-                }
+                let _ = self.downlink_units.push_back(data_unit);
+                self.event(TboxEvent::Control);
             }
             (Command::ACTIVATION_RESPONSE, Body::ActivationResponse(a)) => self.event(TboxEvent::Activation {
                 status: a.status,
                 info: a.info,
             }),
             (Command::KEY_EXCHANGE, Body::KeyExchange(_)) => {
-                if let Some(data_unit) = bytes_of(raw.data) {
-                    self.event(TboxEvent::KeyExchange { data_unit });
+                let kept = bytes_of(raw.data).is_some_and(|d| self.downlink_units.push_back(d).is_ok());
+                if kept {
+                    self.event(TboxEvent::KeyExchange);
+                } else {
+                    self.event(TboxEvent::BadFrame {
+                        error: Error::Malformed {
+                            what: "key exchange: no room until earlier ones are polled",
+                            offset: 0,
+                        },
+                    });
                 }
             }
             _ => self.event(TboxEvent::BadFrame {

@@ -14,6 +14,8 @@ mod downlink;
 mod timers;
 mod transmit;
 
+use transmit::store_into;
+
 use super::params::Parameters;
 use super::reissue::ReissueStore;
 use super::{frame_time, Bytes, Millis, ResponseStyle};
@@ -25,6 +27,10 @@ use crate::Error;
 const ANSWER_CAP: usize = 320;
 /// Capacity of a downlink data unit handed to the application (control, key exchange).
 pub const DOWNLINK_CAP: usize = 512;
+
+/// Control and key-exchange data units held until their events are polled; a control command
+/// arriving while they are all taken is answered with an error (the platform retries).
+pub const DOWNLINK_UNITS: usize = 2;
 
 /// The login codes (2016: n subsystems × m bytes; 2025: packs per BMS × 24 bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -109,16 +115,17 @@ pub enum TboxEvent {
     ReportRejected { time: Time },
     /// Parameters changed through 0x81 (persist them).
     ParametersChanged,
-    /// A control command, already acknowledged: its data unit, to parse with
-    /// [`crate::message::TerminalControl::parse`]. Factory reset (0x04) has been applied to the
-    /// parameters already.
-    Control { data_unit: Bytes<DOWNLINK_CAP> },
+    /// A control command, already acknowledged: its data unit is [`Tbox::downlink_data`] until
+    /// the next [`Tbox::poll_event`], to parse with [`crate::message::TerminalControl::parse`].
+    /// Factory reset (0x04) has been applied to the parameters already.
+    Control,
     /// The platform's time, from a time-calibration answer.
     TimeCalibrated { time: Time },
     /// The answer to an activation (2025 0x0A).
     Activation { status: u8, info: u8 },
-    /// A key exchange (2025 0x0B) data unit.
-    KeyExchange { data_unit: Bytes<DOWNLINK_CAP> },
+    /// A key exchange (2025 0x0B): its data unit is [`Tbox::downlink_data`] until the next
+    /// [`Tbox::poll_event`].
+    KeyExchange,
     /// Heartbeats went unanswered: the link is dead; reconnect (the session already treats it
     /// as down).
     ConnectionLost,
@@ -203,7 +210,12 @@ pub struct Tbox<S: ReissueStore, const SLOT: usize = 1024, const PENDING: usize 
     serial: Option<(i64, u16)>,
     tx: heapless::Deque<Tx, 16>,
     raw_out: heapless::Deque<RawOut, 4>,
-    events: heapless::Deque<TboxEvent, 32>,
+    events: heapless::Deque<TboxEvent, EVENTS>,
+    /// The data units of the Control and KeyExchange events not yet polled, in their order
+    /// (kept apart so that every event slot does not carry 512 bytes).
+    downlink_units: heapless::Deque<Bytes<DOWNLINK_CAP>, DOWNLINK_UNITS>,
+    /// The data unit of the last polled Control or KeyExchange event.
+    downlink_unit: Bytes<DOWNLINK_CAP>,
     pending: heapless::Vec<Pending<SLOT>, PENDING>,
     next_id: u32,
     tx_seq: u32,
@@ -234,6 +246,8 @@ impl<S: ReissueStore, const SLOT: usize, const PENDING: usize> Tbox<S, SLOT, PEN
             tx: heapless::Deque::new(),
             raw_out: heapless::Deque::new(),
             events: heapless::Deque::new(),
+            downlink_units: heapless::Deque::new(),
+            downlink_unit: Bytes::new(),
             pending: heapless::Vec::new(),
             next_id: 0,
             tx_seq: 0,
@@ -308,11 +322,7 @@ impl<S: ReissueStore, const SLOT: usize, const PENDING: usize> Tbox<S, SLOT, PEN
     }
 
     fn event(&mut self, e: TboxEvent) {
-        if self.events.is_full() {
-            // The application drains events after every call; keep the newest.
-            self.events.pop_front();
-        }
-        let _ = self.events.push_back(e);
+        push_event(&mut self.events, e);
     }
 
     /// The link came up (TCP connected): log in now, or when the retry timer allows.
@@ -338,10 +348,12 @@ impl<S: ReissueStore, const SLOT: usize, const PENDING: usize> Tbox<S, SLOT, PEN
         if matches!(self.login, Login::Awaiting { .. } | Login::Active { .. }) {
             self.login = Login::Idle { next: now };
         }
-        let pending = core::mem::take(&mut self.pending);
-        for p in pending.iter() {
-            self.store_report(&p.data);
+        // Field by field, not through `self`, so that the reports are not copied out first
+        // (PENDING × SLOT bytes of stack on a small MCU).
+        for p in self.pending.iter() {
+            store_into(&mut self.store, &mut self.lost, &mut self.events, &p.data);
         }
+        self.pending.clear();
     }
 
     /// Sends the logout (0x04 with the login's serial); reports are stored from now on. The
@@ -356,6 +368,33 @@ impl<S: ReissueStore, const SLOT: usize, const PENDING: usize> Tbox<S, SLOT, PEN
 
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<TboxEvent> {
-        self.events.pop_front()
+        let e = self.events.pop_front()?;
+        if matches!(e, TboxEvent::Control | TboxEvent::KeyExchange) {
+            self.downlink_unit = self.downlink_units.pop_front().unwrap_or_default();
+        }
+        Some(e)
     }
+
+    /// The data unit of the Control or KeyExchange event [`Tbox::poll_event`] returned last.
+    pub fn downlink_data(&self) -> &[u8] {
+        &self.downlink_unit
+    }
+
+    /// Replaces the parameters (the application restoring saved ones, or undoing a change of
+    /// platform endpoint whose login failed, B.3.3). Timers follow from the next report on.
+    pub fn set_params(&mut self, params: Parameters) {
+        self.params = params;
+    }
+}
+
+/// Events held between two polls.
+const EVENTS: usize = 32;
+
+/// Queues an event; the application drains events after every call, so when full the oldest
+/// gives way to the newest.
+fn push_event(events: &mut heapless::Deque<TboxEvent, EVENTS>, e: TboxEvent) {
+    if events.is_full() {
+        events.pop_front();
+    }
+    let _ = events.push_back(e);
 }

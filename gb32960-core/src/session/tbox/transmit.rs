@@ -1,7 +1,7 @@
 //! What [`Tbox`] sends: the transmit queue, reports in flight (pending confirmation or kept in
 //! the reissue store) and the encoding of each queued frame.
 
-use super::{Login, Pending, RawOut, Tbox, TboxEvent, Tx, ANSWER_CAP};
+use super::{push_event, Login, Pending, RawOut, Tbox, TboxEvent, Tx, ANSWER_CAP, EVENTS};
 use crate::frame::{Command, Edition, Header, RawFrame, ResponseFlag};
 use crate::message::{Body, Frame, Logout, VehicleLogin, VehicleLogin2025};
 use crate::session::reissue::{PushError, ReissueStore};
@@ -78,21 +78,7 @@ impl<S: ReissueStore, const SLOT: usize, const PENDING: usize> Tbox<S, SLOT, PEN
     }
 
     pub(super) fn store_report(&mut self, data_unit: &[u8]) {
-        match self.store.push(data_unit) {
-            Ok(()) => {}
-            Err(PushError::Full) => {
-                self.store.pop_oldest();
-                self.lost += 1;
-                let total = self.lost;
-                self.event(TboxEvent::ReportLost { total });
-                let _ = self.store.push(data_unit);
-            }
-            Err(PushError::TooLarge) => {
-                self.lost += 1;
-                let total = self.lost;
-                self.event(TboxEvent::ReportLost { total });
-            }
-        }
+        store_into(&mut self.store, &mut self.lost, &mut self.events, data_unit);
     }
 
     /// Writes the next frame to send into `buf` and returns its length.
@@ -215,4 +201,24 @@ impl<S: ReissueStore, const SLOT: usize, const PENDING: usize> Tbox<S, SLOT, PEN
 
 fn command_frame(header: Header, body: Body<'_>) -> Frame<'_> {
     Frame { header, body }
+}
+
+/// Stores a report, dropping the oldest when the store is full; the loss (of the oldest, or of
+/// this one when it is too large) is counted and told.
+pub(super) fn store_into<S: ReissueStore>(
+    store: &mut S,
+    lost: &mut u64,
+    events: &mut heapless::Deque<TboxEvent, EVENTS>,
+    data_unit: &[u8],
+) {
+    match store.push(data_unit) {
+        Ok(()) => return,
+        Err(PushError::Full) => {
+            store.pop_oldest();
+            let _ = store.push(data_unit);
+        }
+        Err(PushError::TooLarge) => {}
+    }
+    *lost += 1;
+    push_event(events, TboxEvent::ReportLost { total: *lost });
 }
