@@ -4,7 +4,7 @@
 use gb32960_core::frame::{bcc, BufferedDeframer, DeframeBuffer, Deframer, Event, RawFrame};
 #[cfg(feature = "alloc")]
 use gb32960_core::frame::{GrowableBuffer, GrowableDeframer};
-use gb32960_core::{Error, Frame};
+use gb32960_core::{Body, Edition, Error, Frame};
 use proptest::prelude::*;
 
 /// Wraps a data unit in a 2016 or 2025 frame with a correct length and BCC.
@@ -146,6 +146,32 @@ proptest! {
         data in proptest::collection::vec(any::<u8>(), 0..120),
     ) {
         assert_round_trip(&frame(&start, command, response, enc, &data))?;
+    }
+
+    /// The T-Box's decoder (terminal-bound frames only) agrees with the full one on every
+    /// frame a terminal takes and calls everything else `Other`.
+    #[test]
+    fn the_downlink_parser_agrees_with_the_full_one(
+        start in prop_oneof![Just(*b"##"), Just(*b"$$")],
+        command in prop_oneof![1u8..=0x0B, 0x80u8..=0x82, any::<u8>()],
+        response in prop_oneof![Just(0xFEu8), 1u8..=7],
+        enc in prop_oneof![4 => Just(1u8), 1 => any::<u8>()],
+        data in proptest::collection::vec(any::<u8>(), 0..120),
+    ) {
+        let f = frame(&start, command, response, enc, &data);
+        let Ok(raw) = RawFrame::parse(&f) else { return Ok(()) };
+        let full = Body::parse(&raw.header, raw.data);
+        let down = Body::parse_downlink(&raw.header, raw.data);
+        let h = raw.header;
+        let terminal_bound = !h.response.is_command()
+            || h.encryption.is_encrypted(h.edition) && !raw.data.is_empty()
+            || matches!(h.command.0, 0x80..=0x82)
+            || (h.edition == Edition::V2025 && matches!(h.command.0, 0x0A | 0x0B));
+        if terminal_bound {
+            prop_assert_eq!(down, full);
+        } else {
+            prop_assert_eq!(down, Ok(Body::Other(raw.data)));
+        }
     }
 
     #[test]

@@ -78,16 +78,8 @@ impl<'a> Body<'a> {
     /// Decodes the data unit of a frame with this header.
     pub fn parse(header: &Header, data: &'a [u8]) -> Result<Self> {
         let edition = header.edition;
-        // An empty data unit has nothing to decrypt, whatever the flag says (heartbeats are
-        // seen with the RSA or SM2 flag set).
-        if header.encryption.is_encrypted(edition) && !data.is_empty() {
-            return Ok(Body::Encrypted(data));
-        }
-        if !header.response.is_command() {
-            if header.command == Command::PARAM_QUERY && header.response.0 == 0x01 && data.len() > 6 {
-                return ParamList::parse(edition, data).map(Body::ParamAnswer);
-            }
-            return Ok(Body::Response(Response::parse(data)));
+        if Self::encrypted(header, data) || !header.response.is_command() {
+            return Self::parse_downlink(header, data);
         }
         let body = match (header.command, edition) {
             (Command::VEHICLE_LOGIN, Edition::V2016) => Body::VehicleLogin(VehicleLogin::parse(data)?),
@@ -97,21 +89,48 @@ impl<'a> Body<'a> {
                 Body::Realtime2025(v2025::RealtimeReport::parse(data)?)
             }
             (Command::ACTIVATION, Edition::V2025) => Body::Activation(Activation::parse(data)?),
-            (Command::ACTIVATION_RESPONSE, Edition::V2025) => {
-                Body::ActivationResponse(ActivationResponse::parse(data)?)
-            }
-            (Command::KEY_EXCHANGE, Edition::V2025) => Body::KeyExchange(KeyExchange::parse(data)?),
             (Command::VEHICLE_LOGOUT, _) => Body::VehicleLogout(Logout::parse(data, "vehicle logout")?),
             (Command::PLATFORM_LOGIN, _) => Body::PlatformLogin(PlatformLogin::parse(data)?),
             (Command::PLATFORM_LOGOUT, _) => Body::PlatformLogout(Logout::parse(data, "platform logout")?),
             (Command::HEARTBEAT, _) if data.is_empty() => Body::Heartbeat,
             (Command::TIME_CALIBRATION, _) if data.is_empty() => Body::TimeCalibration,
+            _ => return Self::parse_downlink(header, data),
+        };
+        Ok(body)
+    }
+
+    /// Parses what a terminal receives: answers, 0x80 query, 0x81 set, 0x82 control and the
+    /// 2025 activation answer (0x0A) and key exchange (0x0B); any other command is
+    /// [`Body::Other`]. The same results as [`Body::parse`] for those frames, without linking the
+    /// parsers of what only terminals send (real-time reports above all): the T-Box machine
+    /// decodes with this.
+    pub fn parse_downlink(header: &Header, data: &'a [u8]) -> Result<Self> {
+        let edition = header.edition;
+        if Self::encrypted(header, data) {
+            return Ok(Body::Encrypted(data));
+        }
+        if !header.response.is_command() {
+            if header.command == Command::PARAM_QUERY && header.response.0 == 0x01 && data.len() > 6 {
+                return ParamList::parse(edition, data).map(Body::ParamAnswer);
+            }
+            return Ok(Body::Response(Response::parse(data)));
+        }
+        Ok(match (header.command, edition) {
+            (Command::ACTIVATION_RESPONSE, Edition::V2025) => {
+                Body::ActivationResponse(ActivationResponse::parse(data)?)
+            }
+            (Command::KEY_EXCHANGE, Edition::V2025) => Body::KeyExchange(KeyExchange::parse(data)?),
             (Command::PARAM_QUERY, _) => Body::ParamQuery(ParamQuery::parse(data)?),
             (Command::PARAM_SET, _) => Body::ParamSet(ParamList::parse(edition, data)?),
             (Command::TERMINAL_CONTROL, _) => Body::Control(TerminalControl::parse(data)?),
             _ => Body::Other(data),
-        };
-        Ok(body)
+        })
+    }
+
+    /// Whether the data unit is encrypted. An empty one has nothing to decrypt, whatever the
+    /// flag says (heartbeats are seen with the RSA or SM2 flag set).
+    fn encrypted(header: &Header, data: &[u8]) -> bool {
+        header.encryption.is_encrypted(header.edition) && !data.is_empty()
     }
 
     /// Bytes of this data unit on the wire in `edition`.

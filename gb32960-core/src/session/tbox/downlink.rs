@@ -46,8 +46,13 @@ impl<S: ReissueStore, const SLOT: usize, const PENDING: usize> Tbox<S, SLOT, PEN
                 },
             });
         }
-        let frame = match Frame::decode(&raw) {
-            Ok(f) => f,
+        // Only what a terminal receives is decoded (Body::parse_downlink): a firmware then
+        // links no uplink parsers.
+        let frame = match Body::parse_downlink(&raw.header, raw.data) {
+            Ok(body) => Frame {
+                header: raw.header,
+                body,
+            },
             Err(error) => return self.event(TboxEvent::BadFrame { error }),
         };
         let h = frame.header;

@@ -2,8 +2,8 @@
 //! the reissue store) and the encoding of each queued frame.
 
 use super::{push_event, Login, Pending, RawOut, Tbox, TboxEvent, Tx, ANSWER_CAP, EVENTS};
-use crate::frame::{Command, Edition, Header, RawFrame, ResponseFlag};
-use crate::message::{Body, Frame, Logout, VehicleLogin, VehicleLogin2025};
+use crate::frame::{emit_frame, Command, Edition, Header, RawFrame, ResponseFlag};
+use crate::message::{Logout, VehicleLogin, VehicleLogin2025};
 use crate::session::reissue::{PushError, ReissueStore};
 use crate::session::{bytes_of, Bytes, Millis};
 use crate::Error;
@@ -111,36 +111,42 @@ impl<S: ReissueStore, const SLOT: usize, const PENDING: usize> Tbox<S, SLOT, PEN
 
     fn encode(&self, now: Millis, t: &Tx, buf: &mut [u8]) -> Result<Option<usize>, Error> {
         let time = self.frame_time(now);
-        let frame = |cmd, body| command_frame(self.header(cmd, ResponseFlag::COMMAND), body);
+        // Each body through its own emit (not Frame::emit, whose match over every body would
+        // link the real-time encoders into a firmware).
+        let header = |cmd| self.header(cmd, ResponseFlag::COMMAND);
         let n = match t {
             Tx::Login { serial } => {
                 let c = &self.config.login_codes;
-                let body = match self.config.edition {
-                    Edition::V2016 => Body::VehicleLogin(VehicleLogin {
-                        time,
-                        serial: *serial,
-                        iccid: self.config.iccid,
-                        subsystem_count: c.subsystem_count,
-                        code_len: c.code_len,
-                        codes: &c.codes,
-                    }),
-                    Edition::V2025 => Body::VehicleLogin2025(VehicleLogin2025 {
-                        time,
-                        serial: *serial,
-                        iccid: self.config.iccid,
-                        packs_per_bms: &c.packs_per_bms,
-                        pack_codes: &c.codes,
-                    }),
-                };
-                frame(Command::VEHICLE_LOGIN, body).emit(buf)?
+                let h = header(Command::VEHICLE_LOGIN);
+                match self.config.edition {
+                    Edition::V2016 => emit_frame(&h, buf, |w| {
+                        VehicleLogin {
+                            time,
+                            serial: *serial,
+                            iccid: self.config.iccid,
+                            subsystem_count: c.subsystem_count,
+                            code_len: c.code_len,
+                            codes: &c.codes,
+                        }
+                        .emit(w)
+                    })?,
+                    Edition::V2025 => emit_frame(&h, buf, |w| {
+                        VehicleLogin2025 {
+                            time,
+                            serial: *serial,
+                            iccid: self.config.iccid,
+                            packs_per_bms: &c.packs_per_bms,
+                            pack_codes: &c.codes,
+                        }
+                        .emit(w)
+                    })?,
+                }
             }
-            Tx::Logout { serial } => frame(
-                Command::VEHICLE_LOGOUT,
-                Body::VehicleLogout(Logout { time, serial: *serial }),
-            )
-            .emit(buf)?,
-            Tx::Heartbeat => frame(Command::HEARTBEAT, Body::Heartbeat).emit(buf)?,
-            Tx::TimeCalibration => frame(Command::TIME_CALIBRATION, Body::TimeCalibration).emit(buf)?,
+            Tx::Logout { serial } => emit_frame(&header(Command::VEHICLE_LOGOUT), buf, |w| {
+                Logout { time, serial: *serial }.emit(w)
+            })?,
+            Tx::Heartbeat => emit_frame(&header(Command::HEARTBEAT), buf, |_| Ok(()))?,
+            Tx::TimeCalibration => emit_frame(&header(Command::TIME_CALIBRATION), buf, |_| Ok(()))?,
             Tx::Report { id } => {
                 let Some(p) = self.pending.iter().find(|p| p.id == *id) else {
                     return Ok(None);
@@ -197,10 +203,6 @@ impl<S: ReissueStore, const SLOT: usize, const PENDING: usize> Tbox<S, SLOT, PEN
             }
         }
     }
-}
-
-fn command_frame(header: Header, body: Body<'_>) -> Frame<'_> {
-    Frame { header, body }
 }
 
 /// Stores a report, dropping the oldest when the store is full; the loss (of the oldest, or of
