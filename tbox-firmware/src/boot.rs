@@ -3,7 +3,7 @@
 //! the buffers below live in that task's future, i.e. in static memory, not on the stack.
 
 use embassy_net::Stack;
-use gb32960_core::session::reissue::{MemoryStore, PushError, ReissueStore};
+use gb32960_core::session::reissue::{MemoryStore, ReissueStore};
 
 use crate::app::{App, Platform};
 use crate::config::DeviceConfig;
@@ -17,27 +17,10 @@ use crate::vehicle::VehicleSource;
 pub const REISSUE_SLOTS: usize = 64;
 /// Largest report the RAM store keeps (the simulated vehicle's are about 80 bytes).
 pub const STORE_SLOT: usize = 128;
-/// The reissue store of boards without flash for it (QEMU).
+/// The reissue store of boards without flash for it (all of them, so far). Kept in a `static`
+/// and lent to the machine as `&mut RamStore` (also a `ReissueStore`), so that its kilobytes
+/// exist once rather than being moved through the start-up futures.
 pub type RamStore = MemoryStore<REISSUE_SLOTS, STORE_SLOT>;
-
-/// A store kept in a `static` and lent to the machine, so that its kilobytes exist once
-/// rather than being moved through the start-up futures.
-pub struct StoreRef<'a, S>(pub &'a mut S);
-
-impl<S: ReissueStore> ReissueStore for StoreRef<'_, S> {
-    fn push(&mut self, data_unit: &[u8]) -> Result<(), PushError> {
-        self.0.push(data_unit)
-    }
-    fn peek_oldest(&self, buf: &mut [u8]) -> Option<usize> {
-        self.0.peek_oldest(buf)
-    }
-    fn pop_oldest(&mut self) {
-        self.0.pop_oldest()
-    }
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-}
 
 /// TCP socket buffers: frames are small (an uplink frame is at most 512 bytes here), a few in
 /// flight; TLS records stream through them.

@@ -1,8 +1,9 @@
 //! The device's identity and factory settings.
 //!
-//! A production T-Box reads these from its provisioning data; the QEMU board takes them from
+//! A production T-Box reads these from its provisioning data; the boards here take them from
 //! environment variables at build time ([`DeviceConfig::from_build_env`]), which is how
-//! `cargo xtask qemu-test` gives each build its VIN and gateway.
+//! `cargo xtask qemu-test` gives each build its VIN and gateway. What only the board knows (its
+//! hardware version, and the gateway to dial when none was given) it passes in.
 
 use gb32960_core::session::params::Parameters;
 use gb32960_core::session::tbox::{LoginCodes, TboxConfig};
@@ -13,8 +14,6 @@ use gb32960_core::Edition;
 pub const DEFAULT_VIN: &str = "LTBOXQEMU00000001";
 /// ICCID used when `TBOX_ICCID` is not set.
 pub const DEFAULT_ICCID: &str = "89860000000000000001";
-/// Gateway address used when `TBOX_GATEWAY_HOST` is not set: QEMU's guest-forward address.
-pub const DEFAULT_GATEWAY_HOST: &str = "10.0.2.100";
 /// Gateway port used when `TBOX_GATEWAY_PORT` is not set.
 pub const DEFAULT_GATEWAY_PORT: u16 = 32960;
 
@@ -56,11 +55,12 @@ const fn firmware_version(v: &[u8]) -> [u8; 5] {
 }
 
 impl DeviceConfig {
-    /// The configuration from build-time environment variables (`TBOX_VIN`, `TBOX_ICCID`,
-    /// `TBOX_GATEWAY_HOST`, `TBOX_GATEWAY_PORT`, `TBOX_REPORT_PERIOD_S`,
-    /// `TBOX_RESPONSE_TIMEOUT_S`), with defaults. A value that does not fit falls back to its
-    /// default.
-    pub fn from_build_env() -> Self {
+    /// The configuration of a board with hardware version `hardware_version` (parameter 0x07),
+    /// from build-time environment variables (`TBOX_VIN`, `TBOX_ICCID`, `TBOX_GATEWAY_HOST`,
+    /// `TBOX_GATEWAY_PORT`, `TBOX_REPORT_PERIOD_S`, `TBOX_RESPONSE_TIMEOUT_S`), with defaults;
+    /// the gateway's is the board's `default_gateway_host`. A value that does not fit falls
+    /// back to its default.
+    pub fn from_build_env(hardware_version: [u8; 5], default_gateway_host: &'static str) -> Self {
         let vin = option_env!("TBOX_VIN").and_then(FixedStr::new);
         let iccid = option_env!("TBOX_ICCID").and_then(FixedStr::new);
         let port = option_env!("TBOX_GATEWAY_PORT").and_then(|p| p.parse().ok());
@@ -74,12 +74,12 @@ impl DeviceConfig {
             iccid: iccid
                 .or_else(|| FixedStr::new(DEFAULT_ICCID))
                 .unwrap_or(FixedStr([b'0'; 20])),
-            gateway_host: option_env!("TBOX_GATEWAY_HOST").unwrap_or(DEFAULT_GATEWAY_HOST),
+            gateway_host: option_env!("TBOX_GATEWAY_HOST").unwrap_or(default_gateway_host),
             gateway_port: port.unwrap_or(DEFAULT_GATEWAY_PORT),
             report_period_s: period.filter(|p| (1..=600).contains(p)).unwrap_or(10),
             heartbeat_s: 30,
             response_timeout_s: answer_wait.filter(|s| (1..=600).contains(s)).unwrap_or(30),
-            hardware_version: *b"QEMU1",
+            hardware_version,
         }
     }
 
@@ -133,10 +133,11 @@ mod tests {
 
     #[test]
     fn defaults_and_derived_values() {
-        let c = DeviceConfig::from_build_env();
+        let c = DeviceConfig::from_build_env(*b"TEST1", "gateway.test");
         assert_eq!(c.vin.trimmed().len(), 17);
         let p = c.factory_params();
         assert_eq!(p.platform_port, c.gateway_port);
+        assert_eq!(p.hardware_version, *b"TEST1");
         assert_eq!(&p.firmware_version[..2], b"FW");
         let codes = login_codes(Edition::V2016, b"LTBOXQEMU00000001");
         assert_eq!(&codes.codes[..], b"BAT000000000QEMU00000001");

@@ -10,15 +10,21 @@
 //!   (`embedded-io-async` `Read` and `Write`). [`net::TcpTransport`] does TCP (and DNS) over an
 //!   `embassy-net` stack; [`tls::TlsTransport`] (feature `tls`) wraps it in TLS 1.3 with
 //!   mutual certificates (embedded-tls), verifying the gateway against a CA.
-//! * [`params`]: the parameters (0x01-0x10) kept in a board's non-volatile memory ([`params::Nvm`]).
+//! * [`params`]: the parameters (0x01-0x10) kept in a board's non-volatile memory
+//!   ([`params::Nvm`]): NOR flash through [`params::nor::NorNvm`] (any `embedded-storage`
+//!   flash), or RAM ([`params::RamNvm`]).
 //! * [`vehicle`]: where report data comes from ([`vehicle::VehicleSource`]), with a deterministic
 //!   [`vehicle::SimulatedVehicle`] for tests.
 //! * [`app`]: the driver: the service loop (timers, events, sampling, control) and the
 //!   connection loop (connect, log in, pump frames, reconnect), and the [`app::Platform`] hooks
 //!   (wall clock, reset, power-off, alarm display).
 //!
-//! Boards (`src/board/<name>/` of the binary) bring up the clock, the NIC, entropy and storage,
-//! then call [`app::App::run`]. Time is `embassy-time`; logging goes through [`log`].
+//! * [`config`]: the device's identity and factory settings; [`boot`]: from a network stack to a
+//!   running [`app::App`].
+//!
+//! Boards (`src/board/` of the binary) bring up the clock, the NIC, entropy and storage, then
+//! hand over to [`boot::run_tcp`] or [`boot::run_tls`]. Time is `embassy-time`; logging goes
+//! through [`log`].
 //!
 //! The crate builds on the host too (with a mock clock), so the generic parts are unit-tested by
 //! `cargo test --workspace`; the board code is only compiled for bare-metal targets.

@@ -1,10 +1,12 @@
 //! The T-Box firmware binary: picks the board and hands over to it.
 //!
-//! Build for a board, e.g. QEMU's MPS2-AN386 (Cortex-M4F):
+//! Build for a board, one feature each (`src/board/`):
 //!
 //! ```text
 //! cargo build -p tbox-firmware --profile firmware --target thumbv7em-none-eabihf \
-//!     --features qemu-mps2-an386[,tls]
+//!     --features qemu-mps2-an386[,tls]                # or nucleo-f767zi, nucleo-h743zi
+//! cargo build -p tbox-firmware --profile firmware --target riscv32imc-unknown-none-elf \
+//!     --features esp32c3[,tls]
 //! ```
 //!
 //! On the host this binary only explains that (the library is what host builds test).
@@ -16,8 +18,13 @@ mod board;
 #[cfg(not(target_os = "none"))]
 fn main() {
     eprintln!(
-        "tbox-firmware runs on a board: build it with --target thumbv7em-none-eabihf --features \
-         qemu-mps2-an386 (see tbox-firmware/README.md); `cargo xtask qemu-test` runs it under QEMU"
+        "tbox-firmware runs on a board: build it for one with its feature (add `tls` for TLS 1.3):\n\
+         \x20 qemu-mps2-an386, nucleo-f767zi, nucleo-h743zi   --target thumbv7em-none-eabihf\n\
+         \x20 esp32c3                                         --target riscv32imc-unknown-none-elf\n\
+         e.g. cargo build -p tbox-firmware --profile firmware --target thumbv7em-none-eabihf \
+         --features qemu-mps2-an386,tls\n\
+         `cargo xtask qemu-test` runs it under QEMU; `cargo xtask boards` builds the hardware boards \
+         (tbox-firmware/README.md)"
     );
     std::process::exit(2);
 }

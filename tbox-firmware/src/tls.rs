@@ -44,6 +44,26 @@ pub struct TlsCredentials<'a> {
     pub server_name: &'a str,
 }
 
+/// The server name checked when `TBOX_TLS_SERVER_NAME` is not set at build time.
+pub const DEFAULT_SERVER_NAME: &str = "gateway.test";
+
+impl TlsCredentials<'static> {
+    /// The credentials built into the image: the files of `TBOX_TLS_DIR` (`build.rs` copies
+    /// them, or empty placeholders when it is unset, and then [`TlsTransport`] refuses to
+    /// start) and `TBOX_TLS_SERVER_NAME`. A production device would read provisioned ones.
+    pub fn built_in() -> Self {
+        TlsCredentials {
+            ca: include_bytes!(concat!(env!("OUT_DIR"), "/tls/ca.der")),
+            cert: include_bytes!(concat!(env!("OUT_DIR"), "/tls/device.der")),
+            key: include_bytes!(concat!(env!("OUT_DIR"), "/tls/device-key.der")),
+            server_name: match option_env!("TBOX_TLS_SERVER_NAME") {
+                Some(name) => name,
+                None => DEFAULT_SERVER_NAME,
+            },
+        }
+    }
+}
+
 /// Certificate validity is checked against the wall clock once it is known ([`crate::clock`]).
 pub struct WallClock;
 

@@ -234,6 +234,11 @@ impl Gateway {
         session.queue_downlink(now(), vin, command, &data).unwrap()
     }
 
+    /// Downlink `id` was answered with success.
+    fn answered(&self, id: u32) -> bool {
+        self.answers.contains(&(id, ResponseFlag::SUCCESS))
+    }
+
     /// Samples 0..=max all arrived.
     fn complete(&self) -> bool {
         self.reports.keys().copied().eq(0..self.reports.len() as u32)
@@ -273,7 +278,7 @@ fn the_application_against_the_platform_session() {
     let net = Rc::new(Net::default());
     let gw = Rc::new(RefCell::new(Gateway::default()));
     let nvm_area = Rc::new(RefCell::new(Vec::new()));
-    let mut device = DeviceConfig::from_build_env();
+    let mut device = DeviceConfig::from_build_env(*b"TEST1", "gateway.test");
     device.report_period_s = 5;
     let app = App::new(
         device.clone(),
@@ -296,12 +301,7 @@ fn the_application_against_the_platform_session() {
 
         // A parameter set: answered, persisted.
         let id = gw.borrow_mut().downlink(Command::PARAM_SET, &[1, 0x02, 0x00, 0x02]);
-        assert!(
-            until(&gw, &net, 10_000, |g, _| g
-                .answers
-                .contains(&(id, ResponseFlag::SUCCESS)))
-            .await
-        );
+        assert!(until(&gw, &net, 10_000, |g, _| g.answered(id)).await);
         assert!(
             until(&gw, &net, 1_000, |_, _| params::decode(&nvm_area.borrow())
                 .is_some_and(|p| p.report_period_s == 2))
@@ -311,12 +311,7 @@ fn the_application_against_the_platform_session() {
 
         // Disconnect: answered, the vehicle hangs up, stays off 10 s, comes back.
         let id = gw.borrow_mut().downlink(Command::TERMINAL_CONTROL, &[0x05]);
-        assert!(
-            until(&gw, &net, 10_000, |g, _| g
-                .answers
-                .contains(&(id, ResponseFlag::SUCCESS)))
-            .await
-        );
+        assert!(until(&gw, &net, 10_000, |g, _| g.answered(id)).await);
         assert!(
             until(&gw, &net, 5_000, |g, _| g
                 .wire

@@ -1,14 +1,10 @@
-//! The hardware boards' flash-backed parameter store (`src/board/nor_nvm.rs`, compiled only
-//! for bare-metal targets in the binary), run here over a RAM model of NOR flash that behaves
-//! like the real thing: erase sets whole blocks to `0xFF`, programming needs erased bytes, and
-//! a power cut can stop a write halfway.
-
-#[path = "../src/board/nor_nvm.rs"]
-mod nor_nvm;
+//! The hardware boards' flash-backed parameter store ([`tbox_firmware::params::nor::NorNvm`]),
+//! run over a RAM model of NOR flash that behaves like the real thing: erase sets whole blocks
+//! to `0xFF`, programming needs erased bytes, and a power cut can stop a write halfway.
 
 use embassy_futures::block_on;
 use embedded_storage::nor_flash::{ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash};
-use nor_nvm::{NorNvm, SLOT};
+use tbox_firmware::params::nor::{NorNvm, SLOT};
 use tbox_firmware::params::{Nvm, NvmError};
 
 const ERASE: usize = 1024;

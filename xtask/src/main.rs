@@ -20,7 +20,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 mod boards;
-mod http;
+mod firmware;
+mod harness;
 mod load;
 mod qemu;
 
@@ -53,8 +54,8 @@ Environment:
 
 /// Bare-metal targets `gb32960-core` must build for (and that `setup` installs).
 const NO_STD_TARGETS: &[&str] = &["thumbv7em-none-eabihf", "riscv32imc-unknown-none-elf"];
-/// Rustup components the CI steps need (`llvm-tools`: `llvm-size` for the firmware figures).
-const RUST_COMPONENTS: &[&str] = &["rustfmt", "clippy", "llvm-tools"];
+/// Rustup components the CI steps need.
+const RUST_COMPONENTS: &[&str] = &["rustfmt", "clippy"];
 /// The Python virtualenv holding the reference implementation, relative to the workspace root.
 const ORACLE_VENV: &str = "target/oracle-venv";
 /// What the oracle venv needs; installed only when `import rtm_con` fails. rtm_con 1.0.4's
@@ -276,7 +277,8 @@ fn clippy(ctx: &mut Ctx) -> Result {
         .args(["--", "-D", "warnings"])
         .run(ctx)?;
     // The firmware's board code only exists for its target: lint it there, TCP and TLS builds.
-    for features in [qemu::BOARD_FEATURE.to_owned(), format!("{},tls", qemu::BOARD_FEATURE)] {
+    for tls in [false, true] {
+        let features = firmware::features(qemu::BOARD_FEATURE, tls);
         Cmd::new("cargo")
             .args([
                 "clippy",

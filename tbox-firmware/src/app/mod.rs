@@ -69,6 +69,15 @@ enum Power {
     Off,
 }
 
+/// What a control command leaves to do once the machine is no longer borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// Control 0x05: hang up (and stay off a while).
+    HangUp,
+    /// Control 0x02 / 0x03: log out, then power off or reset.
+    LogOutAnd(Power),
+}
+
 /// State both loops use.
 struct Shared<V, S: ReissueStore, P> {
     tbox: FirmwareTbox<S>,
@@ -211,12 +220,7 @@ impl<V: VehicleSource, S: ReissueStore, P: Platform> App<V, S, P> {
             TboxEvent::ReportLost { total } => info!("store: full, oldest report dropped ({total} lost)"),
             TboxEvent::ReportRejected { .. } => info!("report: refused three times, dropped"),
             TboxEvent::ParametersChanged => return true,
-            TboxEvent::Control => {
-                let data_unit = self.with(|s| gb32960_core::session::Bytes::<512>::from_slice(s.tbox.downlink_data()));
-                if let Ok(data_unit) = data_unit {
-                    self.control(&data_unit, now);
-                }
-            }
+            TboxEvent::Control => self.control(now),
             TboxEvent::TimeCalibrated { time } => {
                 let unix = time.to_unix().unwrap_or(0);
                 crate::clock::set(unix, now);
@@ -290,33 +294,55 @@ impl<V: VehicleSource, S: ReissueStore, P: Platform> App<V, S, P> {
         }
     }
 
-    /// A control command, already answered by the machine.
-    fn control(&self, data_unit: &[u8], now: Millis) {
-        let Ok(control) = TerminalControl::parse(data_unit) else {
-            info!("control: unparsable command");
-            return;
-        };
-        match control.command {
-            ControlCommand::Disconnect => {
-                info!("control: disconnect");
-                self.hang_up(HangUp::Commanded);
+    /// A control command, already answered by the machine. Its data unit stays there
+    /// ([`Tbox::downlink_data`]): the command is read, and an alarm shown, while the machine is
+    /// borrowed; hanging up and logging out follow once it is not.
+    fn control(&self, now: Millis) {
+        let order = self.with(|s| {
+            let Ok(control) = TerminalControl::parse(s.tbox.downlink_data()) else {
+                info!("control: unparsable command");
+                return None;
+            };
+            match control.command {
+                ControlCommand::Disconnect => {
+                    info!("control: disconnect");
+                    Some(Order::HangUp)
+                }
+                ControlCommand::Reset => {
+                    info!("control: reset");
+                    Some(Order::LogOutAnd(Power::Reset))
+                }
+                ControlCommand::Shutdown => {
+                    info!("control: shutdown");
+                    Some(Order::LogOutAnd(Power::Off))
+                }
+                ControlCommand::FactoryReset => {
+                    info!("control: factory reset (parameters restored)");
+                    None
+                }
+                ControlCommand::Alarm { level, message } => {
+                    info!("control: alarm level {level}");
+                    s.platform.alarm(level, message);
+                    None
+                }
+                ControlCommand::StartSampling => {
+                    info!("control: start sampling link (not supported)");
+                    None
+                }
+                ControlCommand::Upgrade(_) => {
+                    info!("control: remote upgrade (not supported)");
+                    None
+                }
+                ControlCommand::Other { id, .. } => {
+                    info!("control: command {id} ignored");
+                    None
+                }
             }
-            ControlCommand::Reset => {
-                info!("control: reset");
-                self.log_out_and(Power::Reset, now);
-            }
-            ControlCommand::Shutdown => {
-                info!("control: shutdown");
-                self.log_out_and(Power::Off, now);
-            }
-            ControlCommand::FactoryReset => info!("control: factory reset (parameters restored)"),
-            ControlCommand::Alarm { level, message } => {
-                info!("control: alarm level {level}");
-                self.with(|s| s.platform.alarm(level, message));
-            }
-            ControlCommand::StartSampling => info!("control: start sampling link (not supported)"),
-            ControlCommand::Upgrade(_) => info!("control: remote upgrade (not supported)"),
-            ControlCommand::Other { id, .. } => info!("control: command {id} ignored"),
+        });
+        match order {
+            Some(Order::HangUp) => self.hang_up(HangUp::Commanded),
+            Some(Order::LogOutAnd(power)) => self.log_out_and(power, now),
+            None => {}
         }
     }
 

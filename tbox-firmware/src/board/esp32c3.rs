@@ -10,9 +10,9 @@
 //! * Entropy: the TRNG (RF and SAR ADC noise; rand_core 0.6 `CryptoRng`) keys TLS and seeds
 //!   the stack.
 //! * Parameters: the `nvs` data partition of the flash's partition table (espflash's default
-//!   table has one of 24 KiB), used as six erase blocks by [`super::nor_nvm`], not in ESP-IDF's
-//!   NVS format (nothing else in this firmware uses that partition). Without such a partition
-//!   the parameters stay in RAM and a reset loses them. Reissue store: RAM.
+//!   table has one of 24 KiB), used as six erase blocks by [`tbox_firmware::params::nor`], not
+//!   in ESP-IDF's NVS format (nothing else in this firmware uses that partition). Without such
+//!   a partition the parameters stay in RAM and a reset loses them. Reissue store: RAM.
 //! * Logging: the firmware's lines on the USB-serial-JTAG / UART0 console (esp-println); panics
 //!   through esp-backtrace.
 //! * Wall clock: none kept: frame times start with the platform's time calibration.
@@ -21,7 +21,7 @@ use esp_alloc as _;
 use esp_backtrace as _;
 
 use embassy_executor::Spawner;
-use embassy_net::{Runner, StackResources};
+use embassy_net::Runner;
 use embassy_time::{Duration, Timer};
 use esp_bootloader_esp_idf::partitions::{self, DataPartitionSubType, PartitionType};
 use esp_hal::clock::CpuClock;
@@ -34,11 +34,15 @@ use static_cell::StaticCell;
 use tbox_firmware::app::Platform;
 use tbox_firmware::config::DeviceConfig;
 use tbox_firmware::info;
+use tbox_firmware::params::nor::NorNvm;
 use tbox_firmware::params::{Nvm, NvmError, RamNvm, RECORD_CAPACITY};
 
-use super::nor_nvm::NorNvm;
+use super::common;
 
 esp_bootloader_esp_idf::esp_app_desc!();
+
+/// Hardware version (parameter 0x07).
+const HARDWARE_VERSION: [u8; 5] = *b"ESPC3";
 
 /// The network to join, from the build environment; the defaults cannot connect.
 const SSID: &str = match option_env!("TBOX_WIFI_SSID") {
@@ -97,30 +101,17 @@ async fn main(spawner: Spawner) {
         info!("wifi: built without TBOX_WIFI_SSID: looking for `{SSID}`, which will not be found");
     }
 
-    static RESOURCES: StaticCell<StackResources<3>> = StaticCell::new();
-    let (stack, runner) = embassy_net::new(
-        Interface::station(),
-        embassy_net::Config::dhcpv4(Default::default()),
-        RESOURCES.init(StackResources::new()),
-        (u64::from(rng.random()) << 32) | u64::from(rng.random()),
-    );
-    match (
-        net_task(runner),
-        wifi_task(controller),
-        crate::board::hardware::address_logger(stack),
-    ) {
-        (Ok(net), Ok(wifi), Ok(logger)) => {
-            spawner.spawn(net);
-            spawner.spawn(wifi);
-            spawner.spawn(logger);
-        }
-        _ => panic!("network tasks not spawned"),
+    let seed = (u64::from(rng.random()) << 32) | u64::from(rng.random());
+    let (stack, runner) = common::dhcp_stack(Interface::station(), seed);
+    match wifi_task(controller) {
+        Ok(wifi) => spawner.spawn(wifi),
+        Err(_) => panic!("wifi task not spawned"),
     }
+    common::spawn_network(spawner, net_task(runner), stack);
 
     let nvm = parameter_store(FlashStorage::new(p.FLASH));
-    let mut device = DeviceConfig::from_build_env();
-    device.hardware_version = *b"ESPC3";
-    crate::board::hardware::run(device, stack, rng, nvm, EspPlatform).await
+    let device = DeviceConfig::from_build_env(HARDWARE_VERSION, common::UNCONFIGURED_GATEWAY_HOST);
+    common::run(device, stack, rng, nvm, EspPlatform).await;
 }
 
 #[embassy_executor::task]

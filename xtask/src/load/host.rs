@@ -1,73 +1,7 @@
-//! Small helpers: HTTP, /proc, ports, the machine.
+//! Small helpers: /proc, the machine (HTTP, ports and waits are `crate::harness`'s).
 
 use std::fs::{self};
-use std::io::{Read, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
-use std::thread::sleep;
-use std::time::{Duration, Instant};
-
-use super::*;
-
-// ---------------------------------------------------------------------------------------------
-// Small helpers: HTTP, /proc, ports
-// ---------------------------------------------------------------------------------------------
-
-/// A bounded `GET` (HTTP/1.0, so the body ends at EOF) returning the body of a 200 answer.
-pub(super) fn http_get(addr: SocketAddr, path: &str, token: Option<&str>) -> Result<String> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))?;
-    s.set_write_timeout(Some(Duration::from_secs(5)))?;
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "GET {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
-    )?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").ok_or("malformed HTTP answer")?;
-    let status = head.split_whitespace().nth(1).unwrap_or("?");
-    if status != "200" {
-        return Err(format!("GET {path}: HTTP {status}").into());
-    }
-    let chunked = head.lines().any(|l| {
-        l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.to_ascii_lowercase().contains("chunked")
-    });
-    Ok(if chunked { dechunk(body) } else { body.to_owned() })
-}
-
-pub(super) fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = rest[n..].trim_start_matches("\r\n");
-    }
-    out
-}
-
-pub(super) fn free_port() -> Result<SocketAddr> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
-}
-
-pub(super) fn wait_until(timeout: Duration, mut ready: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if ready() {
-            return true;
-        }
-        sleep(Duration::from_millis(250));
-    }
-    false
-}
 
 pub(super) fn status_field_kib(pid: u32, field: &str) -> Option<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

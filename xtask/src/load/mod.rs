@@ -35,7 +35,8 @@ use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use crate::{Cmd, Ctx, Result};
+use crate::harness::{free_port, wait_until};
+use crate::{harness, Cmd, Ctx, Result};
 
 mod host;
 mod procs;

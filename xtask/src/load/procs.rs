@@ -153,7 +153,7 @@ impl Server {
     }
 
     pub(super) fn metrics_text(&self) -> Result<String> {
-        http_get(self.api, "/metrics", None)
+        harness::get(self.api, "/metrics", None)
     }
 
     /// A gauge or counter without labels.
@@ -163,7 +163,7 @@ impl Server {
 
     /// Vehicles logged in now (`GET /api/v1/sessions`).
     pub(super) fn sessions(&self) -> Result<u64> {
-        let body = http_get(self.api, "/api/v1/sessions", Some(API_TOKEN))?;
+        let body = harness::get(self.api, "/api/v1/sessions", Some(API_TOKEN))?;
         Ok(body.matches("\"conn_id\":").count() as u64)
     }
 

@@ -6,12 +6,11 @@ use std::fs::{self, File};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::http::{self, Response};
+use crate::harness::{self, Response};
 use crate::Result;
 
 /// The API token of every test gateway (loopback only, throwaway data).
@@ -71,21 +70,24 @@ impl Gateway {
             .map_err(|e| format!("cannot start {}: {e}", self.bin.display()))?;
         super::watch(child.id());
         self.child = Some(child);
-        let deadline = Instant::now() + START_TIMEOUT;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+        let (api, child, log) = (self.api, &mut self.child, &self.log);
+        let started = harness::poll(START_TIMEOUT, || {
+            if let Some(status) = child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                return Some(Err(format!(
+                    "the gateway exited at start ({status}); see {}",
+                    log.display()
+                )));
+            }
+            harness::get(api, "/api/v1/openapi.json", Some(API_TOKEN)).ok().map(Ok)
+        });
+        match started {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(e)) => {
                 self.child = None;
-                return Err(format!("the gateway exited at start ({status}); see {}", self.log.display()).into());
+                Err(e.into())
             }
-            if self
-                .call("GET", "/api/v1/openapi.json", None)
-                .is_ok_and(|r| r.status == 200)
-            {
-                return Ok(());
-            }
-            sleep(Duration::from_millis(100));
+            None => Err(format!("the gateway's API did not answer within {START_TIMEOUT:?}").into()),
         }
-        Err(format!("the gateway's API did not answer within {START_TIMEOUT:?}").into())
     }
 
     /// SIGTERM (a graceful stop: connections closed, store drained), then a kill if it hangs.
@@ -94,12 +96,8 @@ impl Gateway {
             return Ok(());
         };
         let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while Instant::now() < deadline {
-            if child.try_wait()?.is_some() {
-                return Ok(());
-            }
-            sleep(Duration::from_millis(50));
+        if let Some(exited) = harness::poll(STOP_TIMEOUT, || child.try_wait().transpose()) {
+            return exited.map(drop).map_err(Into::into);
         }
         let _ = child.kill();
         let _ = child.wait();
@@ -107,16 +105,13 @@ impl Gateway {
     }
 
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Response> {
-        http::request(self.api, method, path, Some(API_TOKEN), body, Duration::from_secs(60))
+        harness::request(self.api, method, path, Some(API_TOKEN), body)
     }
 
     /// `GET path`, which must answer 200 with JSON.
     pub fn get(&self, path: &str) -> Result<Value> {
-        let r = self.call("GET", path, None)?;
-        if r.status != 200 {
-            return Err(format!("GET {path}: HTTP {}: {}", r.status, r.body).into());
-        }
-        Ok(r.json())
+        let body = harness::get(self.api, path, Some(API_TOKEN))?;
+        Ok(serde_json::from_str(&body).unwrap_or(Value::Null))
     }
 
     /// Registers the device (one-way authentication admits imported VINs only).

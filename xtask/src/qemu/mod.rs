@@ -22,12 +22,12 @@ pub mod relay;
 mod scenario;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::{Cmd, Ctx, Result};
+use crate::{firmware, Cmd, Ctx, Result};
 
 /// The device the test firmware is built as.
 const VIN: &str = "LTBOXQEMU00000001";
@@ -105,21 +105,8 @@ pub fn setup_qemu(ctx: &Ctx) -> Result {
 /// Builds the firmware for the QEMU board and copies the ELF to `out` (both builds share one
 /// output path, so each is copied away).
 fn build_firmware(ctx: &Ctx, tls_dir: Option<&Path>, out: &Path) -> Result {
-    let features = match tls_dir {
-        Some(_) => format!("{BOARD_FEATURE},tls"),
-        None => BOARD_FEATURE.to_owned(),
-    };
-    let mut cmd = Cmd::new("cargo")
-        .args([
-            "build",
-            "-p",
-            "tbox-firmware",
-            "--profile",
-            "firmware",
-            "--target",
-            TARGET,
-        ])
-        .args(["--features", &features])
+    let features = firmware::features(BOARD_FEATURE, tls_dir.is_some());
+    let mut cmd = firmware::cargo("build", TARGET, &features)
         .env("TBOX_VIN", VIN)
         .env("TBOX_ICCID", ICCID)
         .env("TBOX_GATEWAY_HOST", guest::GUEST_GATEWAY)
@@ -136,45 +123,8 @@ fn build_firmware(ctx: &Ctx, tls_dir: Option<&Path>, out: &Path) -> Result {
             .env("TBOX_TLS_SERVER_NAME", certs::SERVER_NAME);
     }
     cmd.run(ctx)?;
-    fs::copy(firmware_elf(ctx), out)?;
+    fs::copy(firmware::elf(&ctx.root, TARGET), out)?;
     Ok(())
-}
-
-/// Where cargo puts the firmware ELF.
-pub fn firmware_elf(ctx: &Ctx) -> PathBuf {
-    ctx.root
-        .join("target")
-        .join(TARGET)
-        .join("firmware")
-        .join("tbox-firmware")
-}
-
-/// `llvm-size` of the rustup toolchain (component `llvm-tools`), if installed.
-fn llvm_size(ctx: &Ctx) -> Option<PathBuf> {
-    let sysroot = Cmd::new("rustc").args(["--print", "sysroot"]).read(ctx).ok()?;
-    let host = Cmd::new("rustc").arg("-vV").read(ctx).ok()?;
-    let host = host.lines().find_map(|l| l.strip_prefix("host: "))?.trim().to_owned();
-    let bin = Path::new(sysroot.trim())
-        .join("lib/rustlib")
-        .join(host)
-        .join("bin/llvm-size");
-    bin.exists().then_some(bin)
-}
-
-/// Flash (text + rodata + data) and static RAM (data + bss + uninit) of an ELF.
-fn sizes(ctx: &Ctx, elf: &Path) -> Option<(u64, u64)> {
-    let out = Cmd::new(llvm_size(ctx)?).arg("-A").arg(elf).read(ctx).ok()?;
-    let section = |name: &str| -> u64 {
-        out.lines()
-            .filter_map(|l| {
-                let mut f = l.split_whitespace();
-                (f.next()? == name).then(|| f.next()?.parse::<u64>().ok()).flatten()
-            })
-            .sum()
-    };
-    let flash = section(".vector_table") + section(".text") + section(".rodata") + section(".data");
-    let ram = section(".data") + section(".bss") + section(".uninit");
-    Some((flash, ram))
 }
 
 /// The subcommand.
@@ -239,13 +189,16 @@ pub fn run(ctx: &mut Ctx) -> Result {
 
     println!("\nfigures (QEMU mps2-an386, -icount shift=auto,sleep=off):");
     for (label, elf, f) in &figures {
-        let size = sizes(ctx, elf).map_or("sizes: llvm-size not installed".to_owned(), |(flash, ram)| {
-            format!(
-                "flash {flash} B ({:.1} KiB), static RAM {ram} B ({:.1} KiB)",
-                kib(flash),
-                kib(ram)
-            )
-        });
+        let size = firmware::sizes(elf).map_or_else(
+            |e| format!("sizes: {e}"),
+            |(flash, ram)| {
+                format!(
+                    "flash {flash} B ({:.1} KiB), static RAM {ram} B ({:.1} KiB)",
+                    kib(flash),
+                    kib(ram)
+                )
+            },
+        );
         let ms = |m: Option<u64>| m.map_or("?".to_owned(), |m| m.to_string());
         println!(
             "  {label}: {size}; stack high-water {}; reset to first acknowledged login {} ms \

@@ -7,8 +7,8 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,8 @@ use serde_json::{json, Value};
 use super::certs::TestPki;
 use super::expect::{self, Report};
 use super::gateway::Gateway;
-use super::guest::{uptime_ms, Guest, GUEST_PORT};
+use super::guest::{uptime_ms, Guest, GUEST_GATEWAY, GUEST_PORT};
+use crate::harness::{free_port, poll};
 use crate::Result;
 
 /// The factory report period the test firmware is built with, and the one set through the API.
@@ -88,36 +89,38 @@ impl Run {
     }
 }
 
-fn free_port() -> Result<SocketAddr> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
-}
-
-/// Polls `f` until it returns `Some` or `timeout` passes.
-fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        sleep(Duration::from_millis(100));
-    }
-}
-
-/// The TLS gateway's configuration, serving `chain`/`key` and requiring device certificates.
-fn write_tls_config(path: &Path, port: u16, chain: &Path, key: &Path, client_ca: &Path) -> Result {
+/// The TLS gateway's configuration in `dir`, requiring device certificates and serving the
+/// server certificate of the firmware's CA, or with `rogue` one from another CA.
+fn write_tls_config(dir: &Path, port: u16, pki: &TestPki, rogue: bool) -> Result<PathBuf> {
+    let (chain, key) = if rogue {
+        (&pki.rogue_chain, &pki.rogue_key)
+    } else {
+        (&pki.server_chain, &pki.server_key)
+    };
     let toml = format!(
         "[[gateways]]\nname = \"qemu_tls\"\nhost = \"127.0.0.1\"\nport = {port}\ntransport = \"tls\"\n\
          auth_type = \"one_way\"\n\n[gateways.tls]\ncert = {chain:?}\nkey = {key:?}\nclient_ca = {ca:?}\n\
          vin_match = \"cn\"\nversions = [\"1.3\"]\nmax_fragment_size = 4096\n",
         chain = chain.display().to_string(),
         key = key.display().to_string(),
-        ca = client_ca.display().to_string(),
+        ca = pki.client_ca.display().to_string(),
     );
-    fs::write(path, toml)?;
-    Ok(())
+    let path = dir.join("gateway.toml");
+    fs::write(&path, toml)?;
+    Ok(path)
+}
+
+/// A gateway for `setup` keeping its data in `dir`, listening on `listen` (TCP, or TLS with
+/// the certificate `write_tls_config` picks by `rogue`), started, the device imported.
+fn start_gateway(setup: &Setup<'_>, dir: &Path, listen: SocketAddr, rogue: bool) -> Result<Gateway> {
+    let config = match setup.pki {
+        Some(pki) => Some(write_tls_config(dir, listen.port(), pki, rogue)?),
+        None => None,
+    };
+    let mut gw = Gateway::new(setup.gateway_bin, dir, listen, free_port()?, config.as_deref())?;
+    gw.start()?;
+    gw.import(setup.vin, setup.iccid)?;
+    Ok(gw)
 }
 
 /// Boots the firmware once more on a real-time clock against a fresh gateway (with the right
@@ -126,25 +129,7 @@ pub fn login_time(setup: &Setup<'_>) -> Result<(Check, Option<u64>)> {
     let dir = setup.dir.join("login-time");
     fs::create_dir_all(&dir)?;
     let listen = free_port()?;
-    let config = dir.join("gateway.toml");
-    if let Some(pki) = setup.pki {
-        write_tls_config(
-            &config,
-            listen.port(),
-            &pki.server_chain,
-            &pki.server_key,
-            &pki.client_ca,
-        )?;
-    }
-    let mut gw = Gateway::new(
-        setup.gateway_bin,
-        &dir,
-        listen,
-        free_port()?,
-        setup.pki.map(|_| config.as_path()),
-    )?;
-    gw.start()?;
-    gw.import(setup.vin, setup.iccid)?;
+    let mut gw = start_gateway(setup, &dir, listen, false)?;
     let guest = Guest::start(setup.elf, listen.port(), &dir.join("firmware.log"), false)?;
     let label = if setup.pki.is_some() { "tls" } else { "tcp" };
     let found = guest.wait_for(0, "login: first acknowledged login", WAIT);
@@ -173,23 +158,11 @@ pub fn run(setup: &Setup<'_>) -> Result<(Vec<Check>, Figures)> {
     let label = if setup.pki.is_some() { "tls" } else { "tcp" };
     fs::create_dir_all(setup.dir)?;
     let listen = free_port()?;
-    let api = free_port()?;
-    let config = setup.dir.join("gateway.toml");
-    if let Some(pki) = setup.pki {
-        // First with a certificate from another CA: the firmware must refuse it.
-        write_tls_config(&config, listen.port(), &pki.rogue_chain, &pki.rogue_key, &pki.client_ca)?;
-    }
-    let mut gw = Gateway::new(
-        setup.gateway_bin,
-        setup.dir,
-        listen,
-        api,
-        setup.pki.map(|_| config.as_path()),
-    )?;
-    gw.start()?;
-    gw.import(setup.vin, setup.iccid)?;
+    // Over TLS, first with a certificate from another CA: the firmware must refuse it.
+    let mut gw = start_gateway(setup, setup.dir, listen, true)?;
+    let api = gw.api;
     println!(
-        "{label}: gateway on {listen} (API {api}), firmware dials 10.0.2.100:{GUEST_PORT}, logs in {}",
+        "{label}: gateway on {listen} (API {api}), firmware dials {GUEST_GATEWAY}:{GUEST_PORT}, logs in {}",
         setup.dir.display()
     );
     let mut guest = Guest::start(setup.elf, listen.port(), &setup.dir.join("firmware.log"), true)?;
@@ -208,14 +181,7 @@ pub fn run(setup: &Setup<'_>) -> Result<(Vec<Check>, Figures)> {
         );
         run.check("the gateway comes back with the right certificate", |_| {
             gw.stop().map_err(|e| e.to_string())?;
-            write_tls_config(
-                &config,
-                listen.port(),
-                &pki.server_chain,
-                &pki.server_key,
-                &pki.client_ca,
-            )
-            .map_err(|e| e.to_string())?;
+            write_tls_config(setup.dir, listen.port(), pki, false).map_err(|e| e.to_string())?;
             gw.start().map_err(|e| e.to_string())?;
             Ok("restarted with the server certificate of the firmware's CA".into())
         });

@@ -8,8 +8,9 @@
 //!   PC5, TXD0 PG13, TXD1 PB13, TX_EN PG11, MDIO PA2, MDC PC1), embassy-stm32's `GenericPhy`,
 //!   DHCP. The MAC address is locally administered, derived from the chip's unique ID.
 //! * Entropy: the RNG peripheral (rand_core 0.6 `CryptoRng`) keys TLS and seeds the stack.
-//! * Parameters: the last two flash sectors ([`super::nor_nvm`]; erasing a sector stalls the
-//!   CPU for about a second, once per few hundred parameter changes). Reissue store: RAM.
+//! * Parameters: the last two flash sectors ([`tbox_firmware::params::nor`]; erasing a sector
+//!   stalls the CPU for about a second, once per few hundred parameter changes). Reissue
+//!   store: RAM.
 //! * Logging: the firmware's lines as defmt frames over RTT (`probe-rs run`); panics through
 //!   panic-probe.
 //! * Wall clock: none kept (the RTC has no battery on a Nucleo): frame times start with the
@@ -19,19 +20,20 @@ use defmt_rtt as _;
 use panic_probe as _;
 
 use embassy_executor::Spawner;
-use embassy_net::{Runner, StackResources};
+use embassy_net::Runner;
 use embassy_stm32::bind_interrupts;
 use embassy_stm32::eth::{self, Ethernet, GenericPhy, PacketQueue, Sma};
 use embassy_stm32::flash::{Blocking, Flash};
 use embassy_stm32::gpio::{Level, Output, Speed};
 use embassy_stm32::peripherals::{ETH, ETH_SMA, RNG};
 use embassy_stm32::rng::{self, Rng};
-use static_cell::{ConstStaticCell, StaticCell};
+use static_cell::ConstStaticCell;
 use tbox_firmware::app::Platform;
 use tbox_firmware::config::DeviceConfig;
 use tbox_firmware::info;
+use tbox_firmware::params::nor::NorNvm;
 
-use super::nor_nvm::NorNvm;
+use super::common;
 
 #[cfg(feature = "nucleo-f767zi")]
 mod chip {
@@ -100,28 +102,15 @@ async fn main(spawner: Spawner) {
         p.PA2,
         p.PC1,
     );
-    static RESOURCES: StaticCell<StackResources<3>> = StaticCell::new();
-    let (stack, runner) = embassy_net::new(
-        nic,
-        embassy_net::Config::dhcpv4(Default::default()),
-        RESOURCES.init(StackResources::new()),
-        rng.next_u64(),
-    );
-    match (net_task(runner), super::hardware::address_logger(stack)) {
-        (Ok(net), Ok(logger)) => {
-            spawner.spawn(net);
-            spawner.spawn(logger);
-        }
-        _ => panic!("network tasks not spawned"),
-    }
+    let (stack, runner) = common::dhcp_stack(nic, rng.next_u64());
+    common::spawn_network(spawner, net_task(runner), stack);
 
     let nvm = NorNvm::new(Flash::<Blocking>::new_blocking(p.FLASH), chip::NVM_OFFSET, NVM_BLOCKS);
-    let mut device = DeviceConfig::from_build_env();
-    device.hardware_version = chip::HARDWARE_VERSION;
+    let device = DeviceConfig::from_build_env(chip::HARDWARE_VERSION, common::UNCONFIGURED_GATEWAY_HOST);
     let platform = Nucleo {
         alarm_led: Output::new(p.PB14, Level::Low, Speed::Low),
     };
-    super::hardware::run(device, stack, rng, nvm, platform).await
+    common::run(device, stack, rng, nvm, platform).await;
 }
 
 /// The clock tree: 216 MHz core, AHB 216, APB1 54, APB2 108; PLL Q 48 MHz for the RNG.

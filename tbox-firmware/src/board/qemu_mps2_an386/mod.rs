@@ -24,18 +24,23 @@ use core::mem::MaybeUninit;
 
 use cortex_m_rt::{entry, exception};
 use embassy_executor::Spawner;
-use embassy_net::{Runner, Stack, StackResources};
+use embassy_net::Runner;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use static_cell::ConstStaticCell;
 use tbox_firmware::app::Platform;
-use tbox_firmware::boot::{RamStore, StoreRef};
 use tbox_firmware::config::DeviceConfig;
 use tbox_firmware::info;
 use tbox_firmware::params::{RamNvm, RECORD_CAPACITY};
-use tbox_firmware::vehicle::SimulatedVehicle;
 
+use super::common;
 use lan9118::Lan9118;
+
+/// Hardware version (parameter 0x07).
+const HARDWARE_VERSION: [u8; 5] = *b"QEMU1";
+/// The gateway dialled unless `TBOX_GATEWAY_HOST` says otherwise: QEMU's user network forwards
+/// this address (`guestfwd`) to the gateway on the host.
+const GATEWAY_HOST: &str = "10.0.2.100";
 
 /// The parameter record's home: not zeroed at start-up, so it survives a warm reset.
 // SAFETY (link_section): `.uninit` is cortex-m-rt's NOLOAD RAM section for exactly this; the
@@ -89,68 +94,21 @@ async fn main_task(spawner: Spawner) {
     unsafe { cortex_m::peripheral::NVIC::unmask(Irq(lan9118::IRQ)) };
 
     let mut rng = entropy();
-    static RESOURCES: ConstStaticCell<StackResources<3>> = ConstStaticCell::new(StackResources::new());
-    let (stack, runner) = embassy_net::new(
-        nic,
-        embassy_net::Config::dhcpv4(Default::default()),
-        RESOURCES.take(),
-        rng.next_u64(),
-    );
-    match (net_task(runner), address_logger(stack)) {
-        (Ok(net), Ok(logger)) => {
-            spawner.spawn(net);
-            spawner.spawn(logger);
-        }
-        _ => panic!("network tasks not spawned"),
-    }
+    let (stack, runner) = common::dhcp_stack(nic, rng.next_u64());
+    common::spawn_network(spawner, net_task(runner), stack);
 
     // SAFETY: the only reference ever made to PARAMS_AREA, taken once here; `MaybeUninit<u8>`
     // arrays may hold anything, and reading them as bytes after a reset is the point (the
     // record's checksum rejects garbage).
     let area: &'static mut [u8; RECORD_CAPACITY] = unsafe { (*core::ptr::addr_of_mut!(PARAMS_AREA)).assume_init_mut() };
     let nvm = RamNvm::new(area);
-    let device = DeviceConfig::from_build_env();
-    static STORE: ConstStaticCell<RamStore> = ConstStaticCell::new(RamStore::new());
-    let store = StoreRef(STORE.take());
-
-    #[cfg(not(feature = "tls"))]
-    tbox_firmware::boot::run_tcp(device, stack, nvm, store, SimulatedVehicle::new(), QemuPlatform).await;
-
-    #[cfg(feature = "tls")]
-    {
-        let credentials = tbox_firmware::tls::TlsCredentials {
-            ca: include_bytes!(concat!(env!("OUT_DIR"), "/tls/ca.der")),
-            cert: include_bytes!(concat!(env!("OUT_DIR"), "/tls/device.der")),
-            key: include_bytes!(concat!(env!("OUT_DIR"), "/tls/device-key.der")),
-            server_name: option_env!("TBOX_TLS_SERVER_NAME").unwrap_or("gateway.test"),
-        };
-        tbox_firmware::boot::run_tls(
-            device,
-            stack,
-            credentials,
-            rng,
-            nvm,
-            store,
-            SimulatedVehicle::new(),
-            QemuPlatform,
-        )
-        .await;
-    }
+    let device = DeviceConfig::from_build_env(HARDWARE_VERSION, GATEWAY_HOST);
+    common::run(device, stack, rng, nvm, QemuPlatform).await;
 }
 
 #[embassy_executor::task]
 async fn net_task(mut runner: Runner<'static, Lan9118>) -> ! {
     runner.run().await
-}
-
-/// Logs the address once DHCP has given one (the harness waits for this line).
-#[embassy_executor::task]
-async fn address_logger(stack: Stack<'static>) {
-    stack.wait_config_up().await;
-    if let Some(config) = stack.config_v4() {
-        let [a, b, c, d] = config.address.address().octets();
-        info!("net: dhcp address {a}.{b}.{c}.{d}/{}", config.address.prefix_len());
-    }
 }
 
 /// Test-only entropy: 32 bytes of the host's `/dev/urandom` seed a ChaCha20 generator.

@@ -1,5 +1,6 @@
 //! The parameter record in NOR flash, for the hardware boards: a log of slots in reserved erase
 //! blocks, over any `embedded-storage` [`NorFlash`] (embassy-stm32's internal flash, esp-storage).
+//! Which blocks is the board's choice (the end of the STM32's flash, the ESP32's `nvs` partition).
 //!
 //! The area is `blocks` erase blocks, each cut into slots of [`SLOT`] bytes. A slot is either
 //! erased (all `0xFF`) or holds one record:
@@ -25,7 +26,9 @@
 //! each read and write (a few milliseconds).
 
 use embedded_storage::nor_flash::NorFlash;
-use tbox_firmware::params::{Nvm, NvmError, RECORD_CAPACITY};
+
+use super::crc::Crc32;
+use super::{Nvm, NvmError, RECORD_CAPACITY};
 
 const MAGIC: [u8; 4] = *b"TBNV";
 /// Magic, sequence, length, two pad bytes, CRC.
@@ -197,22 +200,9 @@ fn parse_header(header: &[u8]) -> Option<(u32, usize)> {
 
 fn record_crc(seq: u32, payload: &[u8]) -> u32 {
     let len = payload.len() as u16;
-    let crc = crc32(!0, &seq.to_le_bytes());
-    let crc = crc32(crc, &len.to_le_bytes());
-    !crc32(crc, payload)
-}
-
-/// CRC-32 (IEEE 802.3, reflected) update over `data`, from the running value `crc`.
-fn crc32(mut crc: u32, data: &[u8]) -> u32 {
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    crc
+    Crc32::new()
+        .update(&seq.to_le_bytes())
+        .update(&len.to_le_bytes())
+        .update(payload)
+        .finish()
 }

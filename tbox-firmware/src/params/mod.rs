@@ -1,11 +1,17 @@
 //! Parameters that survive a reboot: the core's [`Parameters`] as one checksummed record in a
 //! board's non-volatile memory.
 //!
-//! A board implements [`Nvm`] over whatever it has (a flash sector, EEPROM, a RAM area that
-//! survives a warm reset on QEMU); the record format, its checksum and versioning live here
-//! once. An erased or corrupt record reads as "none", and the factory parameters are used.
+//! A board gives an [`Nvm`] over whatever it has: [`nor::NorNvm`] over NOR flash (the hardware
+//! boards), [`RamNvm`] over a RAM area (QEMU, where it survives a warm reset; tests). The record
+//! format, its checksum and versioning live here once. An erased or corrupt record reads as
+//! "none", and the factory parameters are used.
+
+mod crc;
+pub mod nor;
 
 use gb32960_core::session::params::{Parameters, DOMAIN_CAPACITY};
+
+use crc::crc32;
 
 /// Largest encoded record: the fixed fields plus both domains at full length.
 pub const RECORD_CAPACITY: usize = 64 + 2 * DOMAIN_CAPACITY;
@@ -182,22 +188,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// CRC-32 (IEEE 802.3, reflected, bitwise: a few hundred bytes once per parameter change).
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,7 +218,6 @@ mod tests {
             assert_eq!(decode(&bad[..n]), None, "byte {i} flipped");
         }
         assert_eq!(decode(&[0xFF; 32]), None);
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
     }
 
     #[test]
