@@ -10,7 +10,7 @@ mod tls_support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gb32960_core::{Command as Cmd, ResponseFlag};
+use gb32960_core::{Command as Cmd, Edition, ResponseFlag};
 use reqwest::Method;
 use serde_json::json;
 use server_support::*;
@@ -327,6 +327,21 @@ async fn mutual_tls_binds_the_vin_and_refuses_expired_untrusted_and_wrong_vin_ce
         1.0
     );
 
+    // The 2025 edition (`$$` frames): the same binding.
+    let mut l = Link::over(connect(&s.tcp(), cfg(Some(&ecdsa_dev))).await.unwrap());
+    l.send(&login_ed(Edition::V2025, V[0])).await;
+    let a = l.expect(10).await;
+    assert_eq!((&a[..2], a[2], a[3]), (&b"$$"[..], 0x01, ResponseFlag::SUCCESS.0));
+    drop(l);
+    let mut l = Link::over(connect(&s.tcp(), cfg(Some(&ecdsa_dev))).await.unwrap());
+    l.send(&login_ed(Edition::V2025, V[5])).await;
+    let a = l.expect(10).await;
+    assert_eq!((&a[..2], a[2], a[3]), (&b"$$"[..], 0x01, ResponseFlag::ERROR.0));
+    assert_eq!(
+        metric(&s, "gb32960_gateway_logins_total{result=\"certificate_mismatch\"}").await,
+        2.0
+    );
+
     // The VIN only in a SAN: refused under vin_match = "cn", accepted after switching to
     // "cn_or_san" (a TLS-only edit: the first device stays connected meanwhile).
     let mut kept = Link::over(connect(&s.tcp(), cfg(Some(&ecdsa_dev))).await.unwrap());
@@ -495,6 +510,44 @@ async fn the_simulator_reports_over_tls() {
     assert_eq!(
         metric(&s, "gb32960_gateway_tls_handshakes_total{result=\"ok\"}").await,
         3.0
+    );
+
+    // The 2025 edition over the same TLS gateway: activated, signed reports stored.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_host-gateway"))
+        .args([
+            "sim",
+            "--gateway",
+            &s.tcp(),
+            "--vehicles",
+            "2",
+            "--period",
+            "1",
+            "--duration",
+            "4",
+        ])
+        .args([
+            "--edition",
+            "2025",
+            "--vin-prefix",
+            "LTLS25",
+            "--json",
+            "--register",
+            &s.url(""),
+        ])
+        .args(["--api-token", TOKEN])
+        .arg("--tls-ca")
+        .arg(&ca.cert_path)
+        .output()
+        .expect("sim");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["vehicles_logged_in"], 2, "{summary}");
+    let (_, v) = s.get("/api/v1/devices/LTLS2500000000001/messages?command=2").await;
+    let items = v["items"].as_array().unwrap();
+    assert!(!items.is_empty(), "{v}");
+    assert!(
+        items.iter().all(|i| i["raw"].as_str().unwrap().starts_with("2424")),
+        "{v}"
     );
 
     // A CA the gateway's certificate does not chain to: no vehicle gets in.
