@@ -216,6 +216,56 @@ async fn activation_2025_verifies_the_carried_key_and_records_the_chip() {
     assert!(metrics.contains("activations_total{result=\"failed\"} 4"), "{metrics}");
 }
 
+/// A signed 2025 real-time report of `v` (the simulator's builder), signed with `secret`.
+fn signed_report(v: &str, secret: u8) -> Vec<u8> {
+    use host_gateway::sim::{report, vehicle::SimVehicle};
+    let mut signer = Sm2Signer::from_bytes(&[secret; 32]).unwrap();
+    let data = report::data_unit_2025(&SimVehicle::new(1, 0), now_time(), vin(v), &mut signer).unwrap();
+    frame_ed(Edition::V2025, Cmd::REALTIME, ResponseFlag::COMMAND, v, &data)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signed_2025_reports_are_checked_against_the_activated_key() {
+    const V: &str = "LSIGNED0000000001";
+    const NOT_ACTIVATED: &str = "LSIGNED0000000002";
+    let s = Server::start(temp_dir("signed-reports"), &[]).await;
+    s.import(&[V, NOT_ACTIVATED]).await;
+    assert_eq!(activate(&s, &activation(V, "CHIP000000000011", 7)).await, (0x01, 0x00));
+
+    let mut t = Tbox::connect(&s.tcp()).await;
+    t.send(&login_ed(Edition::V2025, V)).await;
+    assert_eq!(t.expect(10).await[3], ResponseFlag::SUCCESS.0);
+    // Signed with another key: answered 0x05 (signature verification failed), not stored.
+    t.send(&signed_report(V, 8)).await;
+    let a = t.expect(10).await;
+    assert_eq!((a[2], a[3]), (0x02, 0x05), "{a:02X?}");
+    // Signed with the activated key: stored, marked valid (the heartbeat's answer comes after
+    // the report is stored).
+    t.send(&signed_report(V, 7)).await;
+    t.send(&heartbeat_ed(Edition::V2025, V)).await;
+    assert_eq!(t.expect(10).await[2], 0x07);
+    let (_, m) = s.get(&format!("/api/v1/devices/{V}/messages?command=2")).await;
+    let items = m["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{m}");
+    assert_eq!(items[0]["frame"]["signature_check"], "valid", "{m}");
+    assert_eq!(
+        metric(&s, "gb32960_gateway_decode_errors_total{kind=\"bad_signature\"}").await,
+        1.0
+    );
+
+    // A vehicle that never activated: its signed report is stored, marked no_key.
+    let mut t = Tbox::connect(&s.tcp()).await;
+    t.send(&login_ed(Edition::V2025, NOT_ACTIVATED)).await;
+    assert_eq!(t.expect(10).await[3], ResponseFlag::SUCCESS.0);
+    t.send(&signed_report(NOT_ACTIVATED, 9)).await;
+    t.send(&heartbeat_ed(Edition::V2025, NOT_ACTIVATED)).await;
+    assert_eq!(t.expect(10).await[2], 0x07);
+    let (_, m) = s
+        .get(&format!("/api/v1/devices/{NOT_ACTIVATED}/messages?command=2"))
+        .await;
+    assert_eq!(m["items"][0]["frame"]["signature_check"], "no_key", "{m}");
+}
+
 async fn command(s: &Server, v: &str, body: Value) -> (u16, Value) {
     s.send(Method::POST, &format!("/api/v1/devices/{v}/commands"), Some(body))
         .await

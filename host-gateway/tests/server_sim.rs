@@ -91,6 +91,14 @@ async fn fleet_through_the_gateway(edition: &str) {
         // The simulator activated with its SM2 key; the gateway recorded it.
         let (_, d) = s.get(&format!("/api/v1/devices/{vin}")).await;
         assert!(d.to_string().contains("public_key"), "{d}");
+        // Every stored report verified against that key.
+        assert!(
+            items.iter().all(|i| i["frame"]["signature_check"] == "valid"),
+            "{}",
+            items[0]["frame"]
+        );
+    } else {
+        assert!(items.iter().all(|i| i["frame"].get("signature_check").is_none()));
     }
 }
 

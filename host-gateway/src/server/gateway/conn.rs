@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::Instrument;
 
 use super::registry::{ConnCommand, DownlinkOutcome, Online};
+use super::signature;
 use super::Ctx;
 use crate::server::auth::{self, AuthRequest};
 use crate::server::model::{DuplicatePolicy, Gateway};
@@ -120,6 +121,8 @@ struct Conn {
     close_reason: Option<String>,
     /// The identity of the device's TLS client certificate, when the gateway verifies them.
     client_cert: Option<ClientIdentity>,
+    /// The activated keys of this link's vehicles, for their signed 2025 reports.
+    keys: signature::Keys,
 }
 
 impl Conn {
@@ -145,6 +148,7 @@ impl Conn {
             rx,
             close_reason: None,
             client_cert: None,
+            keys: signature::Keys::default(),
         }
     }
 
@@ -264,11 +268,24 @@ impl Conn {
 
     /// Stores an accepted frame and waits for the commit; false if the store failed.
     async fn store_frame(&mut self, bytes: &[u8], report_key: Option<(String, u32)>) -> bool {
+        self.store_json(bytes, frame_json(bytes), report_key).await
+    }
+
+    /// Stores a report with what its signature check found (`signature_check` in its JSON,
+    /// absent for an unsigned one).
+    async fn store_report(&mut self, bytes: &[u8], report_key: (String, u32), check: signature::Check) -> bool {
+        let mut json = frame_json(bytes);
+        if check != signature::Check::Unsigned {
+            json["signature_check"] = check.as_str().into();
+        }
+        self.store_json(bytes, json, Some(report_key)).await
+    }
+
+    async fn store_json(&mut self, bytes: &[u8], json: serde_json::Value, report_key: Option<(String, u32)>) -> bool {
         let Ok(raw) = gb32960_core::RawFrame::parse(bytes) else {
             return false;
         };
         let h = raw.header;
-        let json = frame_json(bytes);
         let record = FrameRecord {
             vin: vin_text(&h.vin),
             gateway_id: self.gw.id,
@@ -329,14 +346,23 @@ impl Conn {
                         self.logged_in(vin, Some(self.ctx.next_conn_id())).await;
                     }
                 }
-                PlatformEvent::Report {
-                    command, time, digest, ..
-                } => {
+                PlatformEvent::Report { vin, time, digest, .. } => {
                     if let Some(f) = frame {
-                        let key = (hex::encode_upper(time.0), digest);
-                        self.store_frame(f, Some(key)).await;
+                        let vin = vin_text(&vin);
+                        let check = self.keys.check(&self.ctx, &vin, f).await;
+                        if check == signature::Check::Invalid {
+                            // 0x05: the terminal sends the report again (notes 2025 §3.2).
+                            tracing::warn!(%vin, "report refused: its signature does not verify with the activated key");
+                            self.ctx.metrics.decode_error("bad_signature");
+                            if let Ok(raw) = gb32960_core::RawFrame::parse(f) {
+                                self.session
+                                    .reject_report(&raw.header, time, ResponseFlag::SIGNATURE_FAILED);
+                            }
+                        } else {
+                            let key = (hex::encode_upper(time.0), digest);
+                            self.store_report(f, key, check).await;
+                        }
                     }
-                    let _ = command;
                 }
                 PlatformEvent::Heartbeat { .. }
                 | PlatformEvent::TimeCalibration { .. }
@@ -567,6 +593,7 @@ impl Conn {
             None => (0x02, 0x02, "no frame".to_string()),
         };
         if status == 0x01 {
+            self.keys.forget(&text);
             tracing::info!(vin = %text, "activation accepted");
             self.ctx.metrics.activation("succeeded");
             if let Some(f) = frame {

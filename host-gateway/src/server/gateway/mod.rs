@@ -4,6 +4,7 @@
 pub mod conn;
 pub mod listener;
 pub mod registry;
+mod signature;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
