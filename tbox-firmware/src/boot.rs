@@ -15,8 +15,9 @@ use crate::vehicle::VehicleSource;
 
 /// Reports the RAM store keeps while offline (at the default 10 s period: about 10 minutes).
 pub const REISSUE_SLOTS: usize = 64;
-/// Largest report the RAM store keeps (the simulated vehicle's are about 80 bytes).
-pub const STORE_SLOT: usize = 128;
+/// Largest report the RAM store keeps (the simulated vehicle's are about 80 bytes; signed
+/// 2025 ones about 130, of which 70 are the signature).
+pub const STORE_SLOT: usize = if cfg!(feature = "edition-2025") { 160 } else { 128 };
 /// The reissue store of boards without flash for it (all of them, so far). Kept in a `static`
 /// and lent to the machine as `&mut RamStore` (also a `ReissueStore`), so that its kilobytes
 /// exist once rather than being moved through the start-up futures.

@@ -20,7 +20,7 @@ pub const DEFAULT_GATEWAY_PORT: u16 = 32960;
 /// What the firmware knows about itself before it has ever talked to a platform.
 #[derive(Debug, Clone)]
 pub struct DeviceConfig {
-    /// The edition spoken (the simulated vehicle reports 2016 data).
+    /// The edition spoken: 2016, or 2025 with feature `edition-2025`.
     pub edition: Edition,
     /// The vehicle's VIN; with TLS, also the CN of the device certificate.
     pub vin: FixedStr<17>,
@@ -38,6 +38,13 @@ pub struct DeviceConfig {
     pub response_timeout_s: u16,
     /// Hardware version (parameter 0x07).
     pub hardware_version: [u8; 5],
+    /// 2025: the SM2 private key (32 bytes, big-endian) that signs the activation and every
+    /// report, from `TBOX_SM2_KEY` (64 hex digits). A real T-Box keeps it in its security chip;
+    /// `cargo xtask qemu-test` makes a throwaway one per run. `None`: nothing can be signed.
+    pub sm2_key: Option<[u8; 32]>,
+    /// 2025: the security chip's ID the activation carries (16 characters): `CHIP` and the
+    /// VIN's last 12 characters.
+    pub chip_id: FixedStr<16>,
 }
 
 /// The firmware version reported as parameter 0x08: `FW` and the crate's `major.minor`.
@@ -57,7 +64,8 @@ const fn firmware_version(v: &[u8]) -> [u8; 5] {
 impl DeviceConfig {
     /// The configuration of a board with hardware version `hardware_version` (parameter 0x07),
     /// from build-time environment variables (`TBOX_VIN`, `TBOX_ICCID`, `TBOX_GATEWAY_HOST`,
-    /// `TBOX_GATEWAY_PORT`, `TBOX_REPORT_PERIOD_S`, `TBOX_RESPONSE_TIMEOUT_S`), with defaults;
+    /// `TBOX_GATEWAY_PORT`, `TBOX_REPORT_PERIOD_S`, `TBOX_RESPONSE_TIMEOUT_S`, `TBOX_SM2_KEY`),
+    /// with defaults; the edition is 2025 with feature `edition-2025`, else 2016;
     /// the gateway's is the board's `default_gateway_host`. A value that does not fit falls
     /// back to its default.
     pub fn from_build_env(hardware_version: [u8; 5], default_gateway_host: &'static str) -> Self {
@@ -66,11 +74,16 @@ impl DeviceConfig {
         let port = option_env!("TBOX_GATEWAY_PORT").and_then(|p| p.parse().ok());
         let period = option_env!("TBOX_REPORT_PERIOD_S").and_then(|p| p.parse().ok());
         let answer_wait = option_env!("TBOX_RESPONSE_TIMEOUT_S").and_then(|p| p.parse().ok());
+        let vin = vin
+            .or_else(|| FixedStr::new(DEFAULT_VIN))
+            .unwrap_or(FixedStr([b'0'; 17]));
         DeviceConfig {
-            edition: Edition::V2016,
-            vin: vin
-                .or_else(|| FixedStr::new(DEFAULT_VIN))
-                .unwrap_or(FixedStr([b'0'; 17])),
+            edition: if cfg!(feature = "edition-2025") {
+                Edition::V2025
+            } else {
+                Edition::V2016
+            },
+            vin,
             iccid: iccid
                 .or_else(|| FixedStr::new(DEFAULT_ICCID))
                 .unwrap_or(FixedStr([b'0'; 20])),
@@ -80,6 +93,8 @@ impl DeviceConfig {
             heartbeat_s: 30,
             response_timeout_s: answer_wait.filter(|s| (1..=600).contains(s)).unwrap_or(30),
             hardware_version,
+            sm2_key: option_env!("TBOX_SM2_KEY").and_then(parse_key),
+            chip_id: chip_id(vin.trimmed()),
         }
     }
 
@@ -104,6 +119,30 @@ impl DeviceConfig {
         c.login_codes = login_codes(self.edition, self.vin.trimmed());
         c
     }
+}
+
+/// 32 bytes from 64 hex digits.
+pub fn parse_key(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim().as_bytes();
+    if hex.len() != 64 {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16);
+    let mut key = [0u8; 32];
+    for (k, pair) in key.iter_mut().zip(hex.chunks(2)) {
+        *k = u8::try_from(digit(pair[0])? << 4 | digit(pair[1])?).ok()?;
+    }
+    Some(key)
+}
+
+/// The chip ID of a device without a security chip to ask: `CHIP` and the VIN's last 12
+/// characters, zero-padded.
+pub fn chip_id(vin: &[u8]) -> FixedStr<16> {
+    let mut id = [b'0'; 16];
+    id[..4].copy_from_slice(b"CHIP");
+    let tail = &vin[vin.len().saturating_sub(12)..];
+    id[16 - tail.len()..].copy_from_slice(tail);
+    FixedStr(id)
 }
 
 /// Login codes: one rechargeable energy storage subsystem with a 24-byte code (2016: n = 1,
@@ -142,5 +181,9 @@ mod tests {
         let codes = login_codes(Edition::V2016, b"LTBOXQEMU00000001");
         assert_eq!(&codes.codes[..], b"BAT000000000QEMU00000001");
         assert_eq!((codes.subsystem_count, codes.code_len), (1, 24));
+        assert_eq!(&chip_id(b"LTBOXQEMU00000001").0, b"CHIPQEMU00000001");
+        let key = parse_key(&"0aF1".repeat(16)).unwrap();
+        assert_eq!(&key[..3], &[0x0A, 0xF1, 0x0A]);
+        assert!(parse_key("0a").is_none() && parse_key(&"zz".repeat(32)).is_none());
     }
 }

@@ -19,6 +19,7 @@
 //!   connection loop (connect, log in, pump frames, reconnect), and the [`app::Platform`] hooks
 //!   (wall clock, reset, power-off, alarm display).
 //!
+//! * `sign` (feature `edition-2025`): the 2025 activation and report signatures (SM2).
 //! * [`config`]: the device's identity and factory settings; [`boot`]: from a network stack to a
 //!   running [`app::App`].
 //!
@@ -39,6 +40,8 @@ pub mod clock;
 pub mod config;
 pub mod net;
 pub mod params;
+#[cfg(feature = "edition-2025")]
+pub mod sign;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod transport;

@@ -3,16 +3,18 @@
 //!
 //! A source writes the whole data unit of a real-time report (the time, then the information
 //! blocks its vehicle has), so that a fuel-cell or hybrid vehicle can add its own blocks without
-//! the application knowing them. The core's block types do the encoding.
+//! the application knowing them. The core's block types do the encoding. A 2025 data unit is
+//! written unsigned (time and blocks): the application signs it (`App`, with the device's SM2
+//! key) before it hands it to the machine.
 
-use gb32960_core::realtime::v2016;
+use gb32960_core::realtime::{v2016, v2025};
 use gb32960_core::wire::{List, Reading, RecordList, Writer};
 use gb32960_core::{Edition, Error, Time};
 
 /// A source of real-time data.
 pub trait VehicleSource {
     /// Samples the vehicle now and writes the data unit of a real-time report (`time`, then the
-    /// blocks) for `edition` into `out`; returns its length.
+    /// blocks; for 2025 without the signature) for `edition` into `out`; returns its length.
     fn report(&mut self, edition: Edition, time: Time, out: &mut [u8]) -> Result<usize, Error>;
 
     /// Whether an alarm is active (reports then follow the alarm period, parameter 0x03).
@@ -21,7 +23,8 @@ pub trait VehicleSource {
     }
 }
 
-/// The values of one sample of [`SimulatedVehicle`], in the wire's raw units.
+/// The values of one sample of [`SimulatedVehicle`], in the 2016 wire's raw units (2025 moves
+/// some offsets: [`Sample::raw_2025`]).
 ///
 /// Every value is a function of the sample index `k` alone, so a test can compute what the
 /// gateway must have received from the odometer (which carries `k`). `cargo xtask qemu-test`
@@ -71,11 +74,23 @@ impl Sample {
             latitude: 39_904_200 + k * 10,
         }
     }
+
+    /// The same physical values in 2025's raw units, where only the offsets differ: the total
+    /// current (3000 A, not 1000 A), the motor speed (32 000 rpm, not 20 000) and torque
+    /// (20 000 N·m, not 2000 N·m, in a double word). Returns (current, motor speed, torque).
+    pub const fn raw_2025(&self) -> (u32, u32, u32) {
+        (
+            self.current - 10_000 + 30_000,
+            self.motor_speed - 20_000 + 32_000,
+            self.motor_torque - 20_000 + 200_000,
+        )
+    }
 }
 
 /// A vehicle driving a deterministic cycle: sample `k` is [`Sample::at`]`(k)`, `k` counting
 /// from 0 at boot. Reports carry the whole-vehicle, drive-motor, position, extreme-value and
-/// (empty) alarm blocks of 2016: about 80 bytes.
+/// (empty) alarm blocks of 2016: about 80 bytes; in 2025 the whole-vehicle, drive-motor,
+/// position and (empty) alarm blocks, about 65 bytes before the signature.
 #[derive(Debug, Default, Clone)]
 pub struct SimulatedVehicle {
     next: u32,
@@ -95,13 +110,11 @@ impl SimulatedVehicle {
 
 impl VehicleSource for SimulatedVehicle {
     fn report(&mut self, edition: Edition, time: Time, out: &mut [u8]) -> Result<usize, Error> {
-        if edition != Edition::V2016 {
-            // 2025 reports must be signed (SM2): not wired into the firmware yet.
-            return Err(Error::Unencodable {
-                what: "the simulated vehicle reports 2016 data only",
-            });
-        }
-        let n = encode_2016(&Sample::at(self.next), time, out)?;
+        let sample = Sample::at(self.next);
+        let n = match edition {
+            Edition::V2016 => encode_2016(&sample, time, out)?,
+            Edition::V2025 => encode_2025(&sample, time, out)?,
+        };
         self.next = self.next.wrapping_add(1);
         Ok(n)
     }
@@ -207,6 +220,83 @@ pub fn encode_2016(s: &Sample, time: Time, out: &mut [u8]) -> Result<usize, Erro
     Ok(w.position())
 }
 
+/// The unsigned 2025 data unit of one sample (time and blocks).
+pub fn encode_2025(s: &Sample, time: Time, out: &mut [u8]) -> Result<usize, Error> {
+    use v2025::{Alarm, InfoBlock, Motor, Motors, Position, Vehicle};
+    let (current, motor_speed, motor_torque) = s.raw_2025();
+
+    let mut vehicle = Vehicle::zeroed();
+    {
+        use v2025::vehicle::field as f;
+        for (field, raw) in [
+            (f::VEHICLE_STATE, 1),  // started
+            (f::CHARGING_STATE, 3), // not charging
+            (f::OPERATING_MODE, 1), // electric
+            (f::SPEED, s.speed),
+            (f::ODOMETER, s.odometer),
+            (f::TOTAL_VOLTAGE, s.voltage),
+            (f::TOTAL_CURRENT, current),
+            (f::SOC, s.soc),
+            (f::DCDC_STATE, 1),
+            (f::GEAR, 0x2E), // D with driving force (Annex A.1)
+            (f::INSULATION, s.insulation),
+        ] {
+            field.set_raw(&mut vehicle.0, raw)?;
+        }
+    }
+
+    let mut motor = Motor::zeroed();
+    {
+        use v2025::motor::field as f;
+        for (field, raw) in [
+            (f::NUMBER, 1),
+            (f::STATE, 1), // consuming
+            (f::CONTROLLER_TEMP, 40 + 45),
+            (f::SPEED, motor_speed),
+            (f::TORQUE, motor_torque),
+            (f::TEMP, 40 + 60),
+        ] {
+            field.set_raw(&mut motor.0, raw)?;
+        }
+    }
+    let motors = [motor];
+
+    let mut position = Position::zeroed();
+    {
+        use v2025::fixed::position_field as f;
+        f::STATUS.set_raw(&mut position.0, 0)?; // valid fix, north, east
+        f::COORDINATE_SYSTEM.set_raw(&mut position.0, 1)?; // WGS-84
+        f::LONGITUDE.set_raw(&mut position.0, s.longitude)?;
+        f::LATITUDE.set_raw(&mut position.0, s.latitude)?;
+    }
+
+    let alarm = Alarm {
+        head: v2016::AlarmHead::zeroed(), // level 0, no general flags
+        ress_faults: Reading::Valid(List::Items(&[])),
+        motor_faults: Reading::Valid(List::Items(&[])),
+        engine_faults: Reading::Valid(List::Items(&[])),
+        other_faults: Reading::Valid(List::Items(&[])),
+        general_alarms: Reading::Valid(List::Items(&[])),
+    };
+
+    let blocks = [
+        InfoBlock::Vehicle(vehicle),
+        InfoBlock::Motors(Motors {
+            motors: Reading::Valid(List::Items(&motors)),
+        }),
+        InfoBlock::Position(position),
+        InfoBlock::Alarm(alarm),
+    ];
+    let report = v2025::RealtimeReport {
+        time,
+        blocks: RecordList::Items(&blocks),
+        signature: None,
+    };
+    let mut w = Writer::new(out);
+    report.emit(&mut w)?;
+    Ok(w.position())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,7 +333,28 @@ mod tests {
             assert_eq!(v2016::vehicle::field::TOTAL_CURRENT.raw(&veh.0), s.current);
         }
         assert_eq!(v.next_index(), 3);
-        assert!(v.report(Edition::V2025, time, &mut data).is_err());
+    }
+
+    #[test]
+    fn reports_2025_carry_the_same_physical_values() {
+        let mut v = SimulatedVehicle::new();
+        let time = Time::from_unix(1_760_000_000).unwrap();
+        let mut data = [0u8; 256];
+        v.report(Edition::V2016, time, &mut data).unwrap();
+        let n = v.report(Edition::V2025, time, &mut data).unwrap();
+        assert!(n <= 80, "{n} bytes");
+        let r = v2025::RealtimeReport::parse(&data[..n]).unwrap();
+        assert!(r.signature.is_none());
+        let blocks: std::vec::Vec<_> = r.iter().collect();
+        assert_eq!(blocks.len(), 4);
+        let (v2025::InfoBlock::Vehicle(veh), v2025::InfoBlock::Motors(m)) = (blocks[0], blocks[1]) else {
+            panic!("{blocks:?}")
+        };
+        let s = Sample::at(1);
+        assert_eq!(v2025::vehicle::field::ODOMETER.raw(&veh.0), 100_001);
+        assert_eq!(v2025::vehicle::field::TOTAL_CURRENT.raw(&veh.0), 30_000 + 13);
+        assert!(matches!(m.motors, Reading::Valid(_)), "{m:?}");
+        assert_eq!(s.raw_2025(), (30_013, 32_000 + 37 * 8, 200_007));
     }
 
     #[test]

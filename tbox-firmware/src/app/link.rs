@@ -117,6 +117,8 @@ impl<V: VehicleSource, S: ReissueStore, P: Platform> Session for LinkSession<'_,
         let app = self.app;
         let now = now_ms();
         app.with(|s| s.tbox.handle_connected(now));
+        #[cfg(feature = "edition-2025")]
+        app.activate(now);
         app.kick.signal(());
 
         let read = async {
@@ -161,6 +163,9 @@ impl<V: VehicleSource, S: ReissueStore, P: Platform> Session for LinkSession<'_,
                     }
                     // Sending may have produced events (the logout went out).
                     app.kick.signal(());
+                    // Look again before hanging up: while the flush waited, the service loop
+                    // may have queued more (the answer to a shutdown and the logout).
+                    continue;
                 }
                 if app.with(|s| s.hang_up) {
                     return LinkEnd::HungUp;

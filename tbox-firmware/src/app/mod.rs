@@ -94,6 +94,12 @@ struct Shared<V, S: ReissueStore, P> {
     /// An accepted login on the current link.
     logged_in_on_link: bool,
     first_login_at: Option<Millis>,
+    /// 2025: the device's SM2 key (`None`: no key was built in, nothing is signed).
+    #[cfg(feature = "edition-2025")]
+    signing: Option<crate::sign::Signing>,
+    /// 2025: the platform accepted our activation (sent on every connection until it does).
+    #[cfg(feature = "edition-2025")]
+    activated: bool,
 }
 
 /// Why the application ended a session.
@@ -134,6 +140,12 @@ impl<V: VehicleSource, S: ReissueStore, P: Platform> App<V, S, P> {
             tbox.set_wall_clock(unix, now);
             crate::clock::set(unix, now);
         }
+        #[cfg(feature = "edition-2025")]
+        let signing = crate::sign::Signing::new(&device);
+        #[cfg(feature = "edition-2025")]
+        if device.edition == gb32960_core::Edition::V2025 && signing.is_none() {
+            info!("sign: no SM2 key (TBOX_SM2_KEY): reports cannot be signed");
+        }
         App {
             device,
             shared: RefCell::new(Shared {
@@ -146,6 +158,10 @@ impl<V: VehicleSource, S: ReissueStore, P: Platform> App<V, S, P> {
                 link_endpoint: None,
                 logged_in_on_link: false,
                 first_login_at: None,
+                #[cfg(feature = "edition-2025")]
+                signing,
+                #[cfg(feature = "edition-2025")]
+                activated: false,
             }),
             tx_ready: Signal::new(),
             kick: Signal::new(),
@@ -231,7 +247,13 @@ impl<V: VehicleSource, S: ReissueStore, P: Platform> App<V, S, P> {
                 self.hang_up(HangUp::Protocol);
             }
             TboxEvent::BadFrame { error } => info!("frame: unusable ({})", error),
-            TboxEvent::Activation { status, .. } => info!("activation: answered ({status})"),
+            TboxEvent::Activation { status, info } => {
+                info!("activation: answered (status {status}, info {info})");
+                #[cfg(feature = "edition-2025")]
+                if status == 1 {
+                    self.with(|s| s.activated = true);
+                }
+            }
             TboxEvent::KeyExchange => info!("key exchange: not supported"),
         }
         false
@@ -250,13 +272,68 @@ impl<V: VehicleSource, S: ReissueStore, P: Platform> App<V, S, P> {
             let online = s.tbox.is_logged_in();
             let alarm = s.vehicle.alarm_active();
             s.tbox.set_alarm(alarm, now);
-            match s.vehicle.report(edition, time, &mut data) {
-                Ok(n) => match s.tbox.submit_report(now, &data[..n]) {
+            let data = match s.vehicle.report(edition, time, &mut data) {
+                Ok(n) => Ok(&data[..n]),
+                Err(e) => Err(e),
+            };
+            // 2025: signed now, so that a reissue later carries the signature made at sampling.
+            #[cfg(feature = "edition-2025")]
+            let mut frame = [0u8; crate::sign::SIGNED_FRAME];
+            #[cfg(feature = "edition-2025")]
+            let data = match (data, edition, s.signing.as_mut()) {
+                (Ok(unsigned), gb32960_core::Edition::V2025, Some(signing)) => {
+                    match signing.sign_report(unsigned, &mut frame) {
+                        Ok(range) => Ok(&frame[range]),
+                        Err(e) => {
+                            info!("report: not signed ({})", e.kind());
+                            return;
+                        }
+                    }
+                }
+                (Ok(_), gb32960_core::Edition::V2025, None) => {
+                    info!("report: not signed (no key), dropped");
+                    return;
+                }
+                (data, _, _) => data,
+            };
+            match data {
+                Ok(data) => match s.tbox.submit_report(now, data) {
                     Ok(()) if online => info!("report: sampled, sending"),
                     Ok(()) => info!("report: sampled, stored ({} held)", s.tbox.stored()),
                     Err(e) => info!("report: not accepted ({})", e),
                 },
                 Err(e) => info!("report: not encoded ({})", e),
+            }
+        });
+    }
+
+    /// 2025, on every new link until the platform has accepted it: queues a signed activation
+    /// (0x09) with our public key. It goes out before the login is answered, hence before any
+    /// report, so the platform has the key before the first signed report arrives.
+    #[cfg(feature = "edition-2025")]
+    fn activate(&self, now: Millis) {
+        if self.device.edition != gb32960_core::Edition::V2025 {
+            return;
+        }
+        self.with(|s| {
+            if s.activated {
+                return;
+            }
+            let Some(signing) = s.signing.as_mut() else { return };
+            let unix = s.tbox.unix(now).unwrap_or(0);
+            let time = Time::from_unix(unix).unwrap_or_default();
+            let mut frame = [0u8; crate::sign::SIGNED_FRAME];
+            let queued = signing
+                .activation(time, &mut frame)
+                .map_err(|e| e.kind())
+                .and_then(|range| {
+                    s.tbox
+                        .send_raw(gb32960_core::Command::ACTIVATION, &frame[range])
+                        .map_err(|_| "queue full")
+                });
+            match queued {
+                Ok(()) => info!("activation: sent (chip {})", crate::log::Ascii(&self.device.chip_id.0)),
+                Err(e) => info!("activation: not sent ({})", e),
             }
         });
     }

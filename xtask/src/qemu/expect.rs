@@ -3,7 +3,10 @@
 //! Sample `k` of `tbox_firmware::vehicle::SimulatedVehicle` is a pure function of `k`, and the
 //! odometer carries `k` (`100_000 + k` in 0.1 km). This is an independent copy of those
 //! formulas (`tbox-firmware/src/vehicle.rs`, `Sample::at`): a stored report is checked field by
-//! field, in raw wire units, against it, through the gateway's JSON (docs/json.md).
+//! field, in raw wire units, against it, through the gateway's JSON (docs/json.md). In 2025 the
+//! same physical values have other offsets (`Sample::raw_2025`), there is no pedal, and every
+//! report must carry a signature the gateway found valid against the key the vehicle activated
+//! with (`signature_check`).
 
 use serde_json::Value;
 
@@ -60,11 +63,14 @@ fn field(v: &Value, key: &str) -> Result<u64, String> {
     v[key].as_u64().ok_or_else(|| format!("no number `{key}`"))
 }
 
-/// Checks one item of `GET /devices/{vin}/messages` that is a report: every value must be the
-/// one sample `k` (read from the odometer) has.
-pub fn report(item: &Value) -> Result<Report, String> {
+/// Checks one item of `GET /devices/{vin}/messages` that is a report of `edition` (2016 or
+/// 2025): every value must be the one sample `k` (read from the odometer) has.
+pub fn report(item: &Value, edition: u16) -> Result<Report, String> {
     let command = item["command"].as_u64().ok_or("no command")? as u8;
     let frame = &item["frame"];
+    if frame["edition"].as_str().and_then(|e| e.parse().ok()) != Some(edition) {
+        return Err(format!("a report of edition {}, not {edition}", frame["edition"]));
+    }
     let body = &frame["body"];
     let blocks = body["blocks"].as_array().ok_or("no blocks")?;
     let vehicle = block(blocks, 1)?;
@@ -72,7 +78,17 @@ pub fn report(item: &Value) -> Result<Report, String> {
     let k = odometer
         .checked_sub(100_000)
         .ok_or(format!("odometer {odometer} below the cycle's start"))?;
-    let s = sample(k);
+    let mut s = sample(k);
+    let v2025 = edition == 2025;
+    if v2025 {
+        s.current += 20_000;
+        s.motor_speed += 12_000;
+        s.motor_torque += 180_000;
+        let check = &frame["signature_check"];
+        if check != "valid" {
+            return Err(format!("sample {k} (command {command}): signature_check {check}"));
+        }
+    }
     let motor = block(blocks, 2)?["motors"].get(0).cloned().ok_or("no motor")?;
     let position = block(blocks, 5)?;
     let checks = [
@@ -87,7 +103,11 @@ pub fn report(item: &Value) -> Result<Report, String> {
         ),
         (
             "accelerator_pedal_pct",
-            field(vehicle, "accelerator_pedal_pct")?,
+            if v2025 {
+                s.accelerator // no pedal bytes in 2025
+            } else {
+                field(vehicle, "accelerator_pedal_pct")?
+            },
             s.accelerator,
         ),
         ("motor speed_rpm_raw", field(&motor, "speed_rpm_raw")?, s.motor_speed),

@@ -1,8 +1,9 @@
 //! `cargo xtask qemu-test`: the T-Box firmware under QEMU against the real gateway.
 //!
 //! 1. Checks `qemu-system-arm` (`cargo xtask setup` installs it), makes fresh test certificates
-//!    ([`certs`]), builds `host-gateway` and the firmware twice (TCP, and TLS with the
-//!    certificates baked in), for `qemu-mps2-an386`.
+//!    ([`certs`]) and a fresh SM2 key, builds `host-gateway` and the firmware four times (TCP,
+//!    and TLS with the certificates baked in, each in the 2016 edition and in the 2025 edition
+//!    with the key baked in), for `qemu-mps2-an386`.
 //! 2. For each build, starts `host-gateway serve` on free 127.0.0.1 ports with a data directory
 //!    of its own, imports the device through the admin API, and boots QEMU with user networking
 //!    restricted to one forward (the firmware's gateway address, relayed per connection by
@@ -102,10 +103,25 @@ pub fn setup_qemu(ctx: &Ctx) -> Result {
     Cmd::new("qemu-system-arm").arg("--version").run(ctx)
 }
 
-/// Builds the firmware for the QEMU board and copies the ELF to `out` (both builds share one
-/// output path, so each is copied away).
-fn build_firmware(ctx: &Ctx, tls_dir: Option<&Path>, out: &Path) -> Result {
-    let features = firmware::features(BOARD_FEATURE, tls_dir.is_some());
+/// A throwaway SM2 private key for one run's 2025 firmware, as 64 hex digits: 32 bytes from
+/// the system's RNG, the top bit cleared so the scalar is below the curve order. Nothing is
+/// committed; the gateway learns the public key from the firmware's activation.
+fn throwaway_sm2_key() -> Result<String> {
+    use std::io::Read;
+    let mut key = [0u8; 32];
+    fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
+    key[0] &= 0x7F;
+    key[31] |= 0x01; // never zero
+    Ok(key.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Builds the firmware for the QEMU board and copies the ELF to `out` (every build shares one
+/// output path, so each is copied away). `sm2_key`: the 2025 edition, signing with that key.
+fn build_firmware(ctx: &Ctx, tls_dir: Option<&Path>, sm2_key: Option<&str>, out: &Path) -> Result {
+    let mut features = firmware::features(BOARD_FEATURE, tls_dir.is_some());
+    if sm2_key.is_some() {
+        features.push_str(",edition-2025");
+    }
     let mut cmd = firmware::cargo("build", TARGET, &features)
         .env("TBOX_VIN", VIN)
         .env("TBOX_ICCID", ICCID)
@@ -121,6 +137,9 @@ fn build_firmware(ctx: &Ctx, tls_dir: Option<&Path>, out: &Path) -> Result {
         cmd = cmd
             .env("TBOX_TLS_DIR", dir)
             .env("TBOX_TLS_SERVER_NAME", certs::SERVER_NAME);
+    }
+    if let Some(key) = sm2_key {
+        cmd = cmd.env("TBOX_SM2_KEY", key);
     }
     cmd.run(ctx)?;
     fs::copy(firmware::elf(&ctx.root, TARGET), out)?;
@@ -148,14 +167,24 @@ pub fn run(ctx: &mut Ctx) -> Result {
     let gateway_bin = ctx.root.join("target").join("debug").join("host-gateway");
     let tcp_elf = work.join("tbox-firmware-tcp.elf");
     let tls_elf = work.join("tbox-firmware-tls.elf");
-    build_firmware(ctx, None, &tcp_elf)?;
-    build_firmware(ctx, Some(&pki.firmware_dir), &tls_elf)?;
+    let tcp_2025_elf = work.join("tbox-firmware-tcp-2025.elf");
+    let tls_2025_elf = work.join("tbox-firmware-tls-2025.elf");
+    let sm2_key = throwaway_sm2_key()?;
+    build_firmware(ctx, None, None, &tcp_elf)?;
+    build_firmware(ctx, Some(&pki.firmware_dir), None, &tls_elf)?;
+    build_firmware(ctx, None, Some(&sm2_key), &tcp_2025_elf)?;
+    build_firmware(ctx, Some(&pki.firmware_dir), Some(&sm2_key), &tls_2025_elf)?;
 
     start_watchdog(WATCHDOG);
     let started = Instant::now();
     let mut checks = Vec::new();
     let mut figures = Vec::new();
-    for (label, elf, tls) in [("tcp", &tcp_elf, None), ("tls", &tls_elf, Some(&pki))] {
+    for (label, elf, tls, edition) in [
+        ("tcp", &tcp_elf, None, 2016),
+        ("tls", &tls_elf, Some(&pki), 2016),
+        ("tcp-2025", &tcp_2025_elf, None, 2025),
+        ("tls-2025", &tls_2025_elf, Some(&pki), 2025),
+    ] {
         println!("\n--- {label}: {}", elf.display());
         let setup = scenario::Setup {
             gateway_bin: &gateway_bin,
@@ -164,6 +193,8 @@ pub fn run(ctx: &mut Ctx) -> Result {
             vin: VIN,
             iccid: ICCID,
             pki: tls,
+            edition,
+            label,
         };
         match scenario::run(&setup) {
             Ok((c, mut f)) => {

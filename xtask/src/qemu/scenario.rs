@@ -61,6 +61,10 @@ pub struct Setup<'a> {
     pub iccid: &'a str,
     /// TLS: the test certificates (and so a TLS gateway); `None`: plain TCP.
     pub pki: Option<&'a TestPki>,
+    /// The edition the firmware was built for: 2016, or 2025 (feature `edition-2025`).
+    pub edition: u16,
+    /// What the checks' names start with (`tcp`, `tls`, `tcp-2025`, `tls-2025`).
+    pub label: &'static str,
 }
 
 struct Run {
@@ -131,7 +135,7 @@ pub fn login_time(setup: &Setup<'_>) -> Result<(Check, Option<u64>)> {
     let listen = free_port()?;
     let mut gw = start_gateway(setup, &dir, listen, false)?;
     let guest = Guest::start(setup.elf, listen.port(), &dir.join("firmware.log"), false)?;
-    let label = if setup.pki.is_some() { "tls" } else { "tcp" };
+    let label = setup.label;
     let found = guest.wait_for(0, "login: first acknowledged login", WAIT);
     drop(guest);
     let _ = gw.stop();
@@ -155,7 +159,7 @@ fn first_login_ms(line: &str) -> Option<u64> {
 
 /// Runs the whole sequence; returns the checks and the figures.
 pub fn run(setup: &Setup<'_>) -> Result<(Vec<Check>, Figures)> {
-    let label = if setup.pki.is_some() { "tls" } else { "tcp" };
+    let label = setup.label;
     fs::create_dir_all(setup.dir)?;
     let listen = free_port()?;
     // Over TLS, first with a certificate from another CA: the firmware must refuse it.
@@ -186,16 +190,21 @@ pub fn run(setup: &Setup<'_>) -> Result<(Vec<Check>, Figures)> {
             Ok("restarted with the server certificate of the firmware's CA".into())
         });
     }
-    run.check("the vehicle logs in", |fig| login(&guest, &gw, vin, fig));
+    run.check("the vehicle logs in", |fig| login(&guest, &gw, vin, setup.edition, fig));
+    if setup.edition == 2025 {
+        run.check("the vehicle activates with its SM2 public key", |_| {
+            activation(&guest, &gw, vin)
+        });
+    }
     run.check("real-time reports carry the simulated vehicle's values", |_| {
-        values(&gw, vin)
+        values(&gw, vin, setup.edition)
     });
     run.check(
         "a cut link (gateway restart) is followed by a reissue, nothing lost or duplicated",
-        |_| reissue(&guest, &mut gw, vin),
+        |_| reissue(&guest, &mut gw, vin, setup.edition),
     );
     run.check("a report-period change from the API takes effect", |_| {
-        period(&guest, &gw, vin)
+        period(&guest, &gw, vin, setup.edition)
     });
     run.check("a disconnect command is obeyed", |_| disconnect(&guest, &gw, vin));
     run.check("a shutdown command logs out and powers off", |fig| {
@@ -226,7 +235,7 @@ fn wrong_ca(guest: &Guest, gw: &Gateway, vin: &str) -> std::result::Result<Strin
     ))
 }
 
-fn login(guest: &Guest, gw: &Gateway, vin: &str, fig: &mut Figures) -> std::result::Result<String, String> {
+fn login(guest: &Guest, gw: &Gateway, vin: &str, ed: u16, fig: &mut Figures) -> std::result::Result<String, String> {
     let (_, line, at) = guest
         .wait_for(0, "login: first acknowledged login", WAIT)
         .ok_or("no acknowledged login")?;
@@ -238,6 +247,12 @@ fn login(guest: &Guest, gw: &Gateway, vin: &str, fig: &mut Figures) -> std::resu
     if logins.is_empty() {
         return Err("no login frame stored".into());
     }
+    if let Some(other) = logins
+        .iter()
+        .find(|l| l["frame"]["edition"].as_str().and_then(|e| e.parse().ok()) != Some(ed))
+    {
+        return Err(format!("a login of edition {}, not {ed}", other["frame"]["edition"]));
+    }
     Ok(format!(
         "online as conn {} from {}; first login acknowledged {guest_ms} ms after reset (guest), {} ms wall",
         session["conn_id"],
@@ -246,26 +261,52 @@ fn login(guest: &Guest, gw: &Gateway, vin: &str, fig: &mut Figures) -> std::resu
     ))
 }
 
+/// 2025: the activation (0x09) reached the gateway, which verified its signature with the key
+/// it carries, answered success and recorded chip and key for the reports' signatures.
+fn activation(guest: &Guest, gw: &Gateway, vin: &str) -> std::result::Result<String, String> {
+    guest
+        .wait_for(0, "activation: answered (status 1", WAIT)
+        .ok_or("the firmware saw no successful activation answer")?;
+    let frames = gw.messages(vin, 9).map_err(|e| e.to_string())?;
+    let first = frames.last().ok_or("no activation frame stored")?;
+    if first["frame"]["edition"] != "2025" {
+        return Err(format!("an activation of edition {}", first["frame"]["edition"]));
+    }
+    let device = gw.get(&format!("/api/v1/devices/{vin}")).map_err(|e| e.to_string())?;
+    let act = &device["device"]["metadata"]["activation"];
+    let key = act["public_key"]
+        .as_str()
+        .ok_or(format!("no activation recorded: {device}"))?;
+    if key.len() != 128 || act["signature_algorithm"] != 1 {
+        return Err(format!("recorded activation {act}"));
+    }
+    Ok(format!(
+        "0x09 signed, verified and answered 0x0A success; the gateway holds chip {} and SM2 key {}…",
+        act["chip_id"].as_str().unwrap_or("?").trim(),
+        &key[..16]
+    ))
+}
+
 /// Every stored report (0x02 and 0x03), each checked against the oracle.
-fn reports(gw: &Gateway, vin: &str) -> std::result::Result<Vec<Report>, String> {
+fn reports(gw: &Gateway, vin: &str, edition: u16) -> std::result::Result<Vec<Report>, String> {
     let mut out = Vec::new();
     for command in [2, 3] {
         for item in gw.messages(vin, command).map_err(|e| e.to_string())? {
-            out.push(expect::report(&item)?);
+            out.push(expect::report(&item, edition)?);
         }
     }
     out.sort_by_key(|r| (r.k, r.command));
     Ok(out)
 }
 
-fn values(gw: &Gateway, vin: &str) -> std::result::Result<String, String> {
+fn values(gw: &Gateway, vin: &str, ed: u16) -> std::result::Result<String, String> {
     poll(WAIT, || {
-        let r = reports(gw, vin).ok()?;
+        let r = reports(gw, vin, ed).ok()?;
         (r.iter().filter(|r| r.command == 2).count() >= 4).then_some(())
     })
     .ok_or("fewer than 4 real-time reports arrived")?;
     // Checked again, so that a mismatch is reported rather than waited out.
-    let all = reports(gw, vin)?;
+    let all = reports(gw, vin, ed)?;
     let live = all.iter().filter(|r| r.command == 2).count();
     Ok(format!(
         "{} reports ({live} real-time, {} reissued), every field as sample k of the vehicle (k = {}..={})",
@@ -297,8 +338,8 @@ fn complete(reports: &[Report]) -> std::result::Result<u64, String> {
     Ok(max)
 }
 
-fn reissue(guest: &Guest, gw: &mut Gateway, vin: &str) -> std::result::Result<String, String> {
-    let before = reports(gw, vin)?;
+fn reissue(guest: &Guest, gw: &mut Gateway, vin: &str, ed: u16) -> std::result::Result<String, String> {
+    let before = reports(gw, vin, ed)?;
     let cut_k = before.iter().map(|r| r.k).max().ok_or("no reports before the cut")?;
     let mark = guest.len();
     let down = Instant::now();
@@ -317,7 +358,7 @@ fn reissue(guest: &Guest, gw: &mut Gateway, vin: &str) -> std::result::Result<St
         .wait_for(mark, "login: acknowledged", WAIT)
         .ok_or("no login after the gateway came back")?;
     let mut last = String::new();
-    let done = poll(WAIT, || match reports(gw, vin) {
+    let done = poll(WAIT, || match reports(gw, vin, ed) {
         Ok(all) => {
             let reissued = all.iter().filter(|r| r.command == 3 && r.k > cut_k).count();
             match complete(&all) {
@@ -340,7 +381,7 @@ fn reissue(guest: &Guest, gw: &mut Gateway, vin: &str) -> std::result::Result<St
     let (all, max, reissued) = done.ok_or(format!("after the restart: {last}"))?;
     // Once more after a pause: nothing arrives twice late.
     sleep(Duration::from_millis(500));
-    complete(&reports(gw, vin)?)?;
+    complete(&reports(gw, vin, ed)?)?;
     Ok(format!(
         "gateway down {:.1} s; {stored} reports stored meanwhile, {reissued} reissued as 0x03; samples 0..={max} \
          stored once each ({} frames), sampling times rising",
@@ -356,7 +397,7 @@ fn answered(status: u16, outcome: &Value, what: &str) -> std::result::Result<(),
     Ok(())
 }
 
-fn period(guest: &Guest, gw: &Gateway, vin: &str) -> std::result::Result<String, String> {
+fn period(guest: &Guest, gw: &Gateway, vin: &str, ed: u16) -> std::result::Result<String, String> {
     let mark = guest.len();
     let (status, outcome) = gw
         .command(
@@ -370,7 +411,7 @@ fn period(guest: &Guest, gw: &Gateway, vin: &str) -> std::result::Result<String,
         .ok_or("the firmware did not save the new period")?;
     let mut last = String::new();
     let intervals = poll(WAIT, || {
-        let all = reports(gw, vin).ok()?;
+        let all = reports(gw, vin, ed).ok()?;
         let deltas: Vec<i64> = all.windows(2).map(|w| w[1].time - w[0].time).collect();
         let tail = deltas.iter().rev().take_while(|&&d| d == NEW_PERIOD_S).count();
         last = format!("intervals {:?}", &deltas[deltas.len().saturating_sub(8)..]);
