@@ -4,7 +4,8 @@
 //! boards"). The images are copied to `target/boards/` (every build of a target writes the same
 //! cargo output path).
 //!
-//! `ci` runs [`ci`]: the builds CI can afford (NUCLEO-F767ZI with and without TLS, ESP32-C3);
+//! `ci` runs [`ci`]: the builds CI can afford (NUCLEO-F767ZI with and without TLS and in the 2025
+//! edition, ESP32-C3);
 //! `cargo xtask boards` builds them all.
 
 use std::fs;
@@ -18,6 +19,8 @@ struct Build {
     board: &'static str,
     target: &'static str,
     tls: bool,
+    /// The 2025 edition (feature `edition-2025`: SM2-signed reports).
+    edition_2025: bool,
     /// Part of `cargo xtask ci` (each clean board build costs one to two minutes).
     ci: bool,
 }
@@ -30,36 +33,63 @@ const BUILDS: &[Build] = &[
         board: "nucleo-f767zi",
         target: ARM,
         tls: false,
+        edition_2025: false,
         ci: true,
     },
     Build {
         board: "nucleo-f767zi",
         target: ARM,
         tls: true,
+        edition_2025: false,
         ci: true,
     },
     Build {
         board: "nucleo-h743zi",
         target: ARM,
         tls: false,
+        edition_2025: false,
         ci: false,
     },
     Build {
         board: "nucleo-h743zi",
         target: ARM,
         tls: true,
+        edition_2025: false,
         ci: false,
     },
     Build {
         board: "esp32c3",
         target: RISCV,
         tls: false,
+        edition_2025: false,
         ci: true,
     },
     Build {
         board: "esp32c3",
         target: RISCV,
         tls: true,
+        edition_2025: false,
+        ci: false,
+    },
+    Build {
+        board: "nucleo-f767zi",
+        target: ARM,
+        tls: false,
+        edition_2025: true,
+        ci: true,
+    },
+    Build {
+        board: "nucleo-f767zi",
+        target: ARM,
+        tls: true,
+        edition_2025: true,
+        ci: false,
+    },
+    Build {
+        board: "esp32c3",
+        target: RISCV,
+        tls: false,
+        edition_2025: true,
         ci: false,
     },
 ];
@@ -79,16 +109,20 @@ fn build<'a>(ctx: &Ctx, builds: impl Iterator<Item = &'a Build>) -> Result {
     fs::create_dir_all(&out_dir)?;
     let mut rows = Vec::new();
     for b in builds {
-        let features = firmware::features(b.board, b.tls);
+        let mut features = firmware::features(b.board, b.tls);
+        if b.edition_2025 {
+            features.push_str(",edition-2025");
+        }
         let started = Instant::now();
         firmware::cargo("clippy", b.target, &features)
             .args(["--", "-D", "warnings"])
             .run(ctx)?;
         firmware::cargo("build", b.target, &features).run(ctx)?;
         let elf = out_dir.join(format!(
-            "tbox-firmware-{}{}.elf",
+            "tbox-firmware-{}{}{}.elf",
             b.board,
-            if b.tls { "-tls" } else { "" }
+            if b.tls { "-tls" } else { "" },
+            if b.edition_2025 { "-2025" } else { "" }
         ));
         fs::copy(firmware::elf(&ctx.root, b.target), &elf)?;
         let sizes = firmware::sizes(&elf)?;
@@ -96,15 +130,16 @@ fn build<'a>(ctx: &Ctx, builds: impl Iterator<Item = &'a Build>) -> Result {
     }
 
     println!(
-        "\n{:<15} {:<4} {:>12} {:>16} {:>8}  image",
-        "board", "link", "flash", "static RAM", "time"
+        "\n{:<15} {:<4} {:<7} {:>12} {:>16} {:>8}  image",
+        "board", "link", "edition", "flash", "static RAM", "time"
     );
     for (b, (flash, ram), secs, elf) in &rows {
         let shown = elf.strip_prefix(&ctx.root).unwrap_or(elf);
         println!(
-            "{:<15} {:<4} {:>10} B {:>14} B {:>7.1}s  {}",
+            "{:<15} {:<4} {:<7} {:>10} B {:>14} B {:>7.1}s  {}",
             b.board,
             if b.tls { "tls" } else { "tcp" },
+            if b.edition_2025 { "2025" } else { "2016" },
             flash,
             ram,
             secs,
