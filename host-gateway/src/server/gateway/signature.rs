@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use gb32960_core::security::{verify_frame, Verification, VerifyingKey};
 use gb32960_core::signature::SignatureAlgorithm;
-use gb32960_core::RawFrame;
+use gb32960_core::{Edition, RawFrame};
 
 use super::Ctx;
 
@@ -58,8 +58,8 @@ impl Keys {
         let Ok(raw) = RawFrame::parse(bytes) else {
             return Check::Invalid;
         };
-        // Unsigned frames need no key: answer before touching the store.
-        if verify_frame(&raw, None).is_none() {
+        // Only 2025 reports are signed: a 2016 link never touches the store for a key.
+        if raw.header.edition != Edition::V2025 {
             return Check::Unsigned;
         }
         let key = match self.keys.get(vin) {
@@ -70,8 +70,8 @@ impl Keys {
                 k
             }
         };
-        let Some(key) = key else { return Check::NoKey };
-        match verify_frame(&raw, Some(&key)) {
+        // One verification: without a key a signed report gives NoKey, an unsigned one None.
+        match verify_frame(&raw, key.as_deref()) {
             None => Check::Unsigned,
             Some(Verification::Valid) => Check::Valid,
             Some(Verification::Invalid) => Check::Invalid,
