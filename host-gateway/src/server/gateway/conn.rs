@@ -66,23 +66,11 @@ pub fn frame_json(bytes: &[u8]) -> serde_json::Value {
     }
 }
 
-/// Runs one connection (plain TCP or TLS) until it closes.
-pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
-    ctx: Arc<Ctx>,
-    gw: Arc<Gateway>,
-    sock: S,
-    peer: SocketAddr,
-    conn_id: u64,
-    stop: watch::Receiver<bool>,
-    guard: mpsc::Sender<()>,
-) {
-    run_with_identity(ctx, gw, sock, peer, conn_id, stop, guard, None).await
-}
-
-/// [`run`] for a device that proved an identity with a TLS client certificate: every login on
-/// the link must name the VIN (or, for a 0x05 platform login, the platform code) it holds.
+/// Runs one connection (plain TCP or TLS) until it closes. `client_cert`: the identity of a
+/// device that presented a verified TLS client certificate; every login on the link must then
+/// name the VIN (or, for a 0x05 platform login, the platform code) it holds.
 #[allow(clippy::too_many_arguments)]
-pub async fn run_with_identity<S: AsyncRead + AsyncWrite + Unpin>(
+pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     ctx: Arc<Ctx>,
     gw: Arc<Gateway>,
     sock: S,

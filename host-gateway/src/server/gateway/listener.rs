@@ -37,7 +37,7 @@ pub async fn run(
                         Some(slot) => tokio::spawn(accept::serve(
                             ctx.clone(), gw.clone(), slot.get(), sock, peer, conn_id, stop.clone(), guard.clone(),
                         )),
-                        None => tokio::spawn(conn::run(ctx.clone(), gw.clone(), sock, peer, conn_id, stop.clone(), guard.clone())),
+                        None => tokio::spawn(conn::run(ctx.clone(), gw.clone(), sock, peer, conn_id, stop.clone(), guard.clone(), None)),
                     };
                 }
                 Err(e) => {

@@ -97,5 +97,5 @@ pub async fn serve(
     ctx.metrics.tls_handshake("ok");
     let stream = TlsLink::new(tls, recheck);
     drop(rt);
-    conn::run_with_identity(ctx, gw, stream, peer, conn_id, stop, guard, identity).await;
+    conn::run(ctx, gw, stream, peer, conn_id, stop, guard, identity).await;
 }
